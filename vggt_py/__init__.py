@@ -1,0 +1,1 @@
+"""vggt_py: VGGT, clean and tested."""
