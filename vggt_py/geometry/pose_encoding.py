@@ -1,0 +1,84 @@
+"""VGGT's 9-value camera encoding "absT_quaR_FoV" and its conversion to/from matrices.
+
+Layout (ARCHITECTURE.md §5.1): ``[t_x, t_y, t_z, q_x, q_y, q_z, q_w, fov_h, fov_w]`` where ``[R | t]`` is the
+camera-from-world extrinsic in the OpenCV frame (x right, y down, z forward), ``q`` is the scalar-last
+quaternion of ``R``, ``fov_h`` (index 7) is the *vertical* field of view (from H and f_y) and ``fov_w``
+(index 8) the *horizontal* one (from W and f_x), both in radians. The principal point is exactly
+``(W/2, H/2)`` with zero skew.
+
+Unlike the reference (which always builds float32 and assumes ``[B, S]`` leading dims), these functions
+keep the input dtype and accept any leading dims; for float32 model outputs the values are identical.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ._checks import check_image_hw, check_tensor
+from .rotation import mat_to_quat, quat_to_mat
+
+__all__ = ["pose_encoding_to_extri_intri", "extri_intri_to_pose_encoding"]
+
+
+def pose_encoding_to_extri_intri(
+    pose_encoding: torch.Tensor, image_hw: tuple[int, int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Extrinsics and intrinsics from VGGT pose encodings.
+
+    Args:
+        pose_encoding: ``[..., 9]`` as described in the module docstring.
+        image_hw: ``(H, W)`` of the image the encoding refers to (normally the model input size).
+
+    Returns:
+        ``extrinsics [..., 3, 4]`` (camera-from-world ``[R | t]``) and
+        ``intrinsics [..., 3, 3]`` = ``[[f_x, 0, W/2], [0, f_y, H/2], [0, 0, 1]]`` with
+        ``f_y = (H/2) / tan(fov_h/2)`` and ``f_x = (W/2) / tan(fov_w/2)``.
+    """
+    check_tensor(pose_encoding, "pose_encoding", (9,))
+    height, width = check_image_hw(image_hw)
+    translation = pose_encoding[..., :3]
+    rotation = quat_to_mat(pose_encoding[..., 3:7])
+    extrinsics = torch.cat((rotation, translation.unsqueeze(-1)), dim=-1)  # [..., 3, 4]
+
+    fov_h, fov_w = pose_encoding[..., 7], pose_encoding[..., 8]
+    f_y = (height / 2.0) / torch.tan(fov_h / 2.0)
+    f_x = (width / 2.0) / torch.tan(fov_w / 2.0)
+    zeros = torch.zeros_like(f_x)
+    ones = torch.ones_like(f_x)
+    c_x = torch.full_like(f_x, width / 2.0)
+    c_y = torch.full_like(f_x, height / 2.0)
+    intrinsics = torch.stack((f_x, zeros, c_x, zeros, f_y, c_y, zeros, zeros, ones), dim=-1)
+    return extrinsics, intrinsics.reshape(f_x.shape + (3, 3))
+
+
+def extri_intri_to_pose_encoding(
+    extrinsics: torch.Tensor, intrinsics: torch.Tensor, image_hw: tuple[int, int]
+) -> torch.Tensor:
+    """VGGT pose encodings from camera matrices (the inverse of :func:`pose_encoding_to_extri_intri`).
+
+    Only the focal lengths of ``intrinsics`` are used: ``fov_h = 2 atan((H/2) / K[1,1])`` and
+    ``fov_w = 2 atan((W/2) / K[0,0])``; the principal point is assumed to be the image centre.
+
+    Args:
+        extrinsics: ``[..., 3, 4]`` camera-from-world ``[R | t]`` (a ``[..., 4, 4]`` matrix is also accepted).
+        intrinsics: ``[..., 3, 3]`` with the same leading dims.
+        image_hw: ``(H, W)`` in pixels.
+
+    Returns:
+        ``[..., 9]``: ``[t (3), q xyzw (4), fov_h, fov_w]``.
+    """
+    check_tensor(extrinsics, "extrinsics", (-1, 4))
+    if extrinsics.shape[-2] not in (3, 4):
+        raise ValueError(f"extrinsics: expected shape [..., 3, 4] or [..., 4, 4], got {list(extrinsics.shape)}")
+    check_tensor(intrinsics, "intrinsics", (3, 3))
+    if extrinsics.shape[:-2] != intrinsics.shape[:-2]:
+        raise ValueError(
+            "extrinsics and intrinsics: expected the same leading dims, got "
+            f"{list(extrinsics.shape[:-2])} and {list(intrinsics.shape[:-2])}"
+        )
+    height, width = check_image_hw(image_hw)
+    translation = extrinsics[..., :3, 3]
+    quaternion = mat_to_quat(extrinsics[..., :3, :3])
+    fov_h = 2 * torch.atan((height / 2) / intrinsics[..., 1, 1])
+    fov_w = 2 * torch.atan((width / 2) / intrinsics[..., 0, 0])
+    return torch.cat((translation, quaternion, fov_h[..., None], fov_w[..., None]), dim=-1)

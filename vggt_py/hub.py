@@ -1,0 +1,237 @@
+"""Loading and saving VGGT weights: hub repos, local folders, single files.
+
+Weights are read with safetensors or ``torch.load(weights_only=True)``; nothing is unpickled
+beyond tensors. Hub access goes through ``huggingface_hub``, so its cache, ``HF_HUB_OFFLINE``,
+``HF_HOME`` and tokens behave as everywhere else.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from vggt_py.config import VGGTConfig
+from vggt_py.convert import convert_state_dict, unwrap_checkpoint
+from vggt_py.utils.io import atomic_path, atomic_write_text
+
+if TYPE_CHECKING:
+    from vggt_py.model import VGGT
+
+__all__ = [
+    "WEIGHT_FILES",
+    "WeightsNotAvailableError",
+    "load_pretrained",
+    "load_state_dict_strict",
+    "load_weights_file",
+    "push_to_hub",
+    "resolve_pretrained",
+    "save_pretrained",
+]
+
+CONFIG_FILE = "config.json"
+# Looked for in this order in a folder or a hub repo.
+WEIGHT_FILES = ("model.safetensors", "model.pt", "pytorch_model.bin")
+
+
+class WeightsNotAvailableError(FileNotFoundError):
+    """The weights could not be found locally and could not be downloaded."""
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith((".", "/", "~")) or os.sep in name.replace("/", "", 1) or name.count("/") != 1
+
+
+def resolve_pretrained(
+    repo_id_or_path: str | os.PathLike[str],
+    *,
+    revision: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    local_files_only: bool = False,
+    token: str | bool | None = None,
+) -> tuple[Path | None, Path]:
+    """Find ``(config.json or None, weights file)`` for a folder, a file or a hub repo id."""
+    path = Path(os.path.expanduser(str(repo_id_or_path)))
+    if path.is_file():
+        config = path.parent / CONFIG_FILE
+        return (config if config.is_file() else None), path
+    if path.is_dir():
+        for name in WEIGHT_FILES:
+            if (path / name).is_file():
+                config = path / CONFIG_FILE
+                return (config if config.is_file() else None), path / name
+        raise FileNotFoundError(f"{path}: no weights file found; expected one of {list(WEIGHT_FILES)}")
+    name = str(repo_id_or_path)
+    if _looks_like_path(name):
+        raise FileNotFoundError(f"{name}: no such file or folder (nor a hub repo id of the form 'owner/name')")
+    return _download(name, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token)
+
+
+def _download(
+    repo_id: str,
+    *,
+    revision: str | None,
+    cache_dir: str | os.PathLike[str] | None,
+    local_files_only: bool,
+    token: str | bool | None,
+) -> tuple[Path | None, Path]:
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    def fetch(filename: str) -> Path | None:
+        try:
+            return Path(
+                hf_hub_download(
+                    repo_id,
+                    filename,
+                    revision=revision,
+                    cache_dir=cache_dir,
+                    local_files_only=local_files_only,
+                    token=token,
+                )
+            )
+        except EntryNotFoundError:  # includes a file absent from a cached snapshot
+            return None
+
+    try:
+        weights = None
+        for name in WEIGHT_FILES:
+            weights = fetch(name)
+            if weights is not None:
+                break
+        config = fetch(CONFIG_FILE)
+    except LocalEntryNotFoundError as err:
+        raise WeightsNotAvailableError(
+            f"the weights of '{repo_id}' are not available: the hub cannot be reached (offline, or "
+            f"HF_HUB_OFFLINE=1) and they are not in the local Hugging Face cache. Download them once on a "
+            f"connected machine (`hf download {repo_id}` or `huggingface-cli download {repo_id}`; copy the "
+            f"cache folder along), or pass a local folder or weights file instead of the repo id."
+        ) from err
+    except (RepositoryNotFoundError, RevisionNotFoundError) as err:
+        raise WeightsNotAvailableError(f"hub repo '{repo_id}' (revision {revision or 'main'}) not found: {err}") from err
+    if weights is None:
+        raise WeightsNotAvailableError(f"hub repo '{repo_id}' holds none of the weight files {list(WEIGHT_FILES)}")
+    return config, weights
+
+
+def load_weights_file(path: str | os.PathLike[str], device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+    """Read a ``.safetensors`` file or a ``.pt``/``.pth``/``.bin`` checkpoint (tensors only)."""
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path), device=str(device))
+    try:
+        obj = torch.load(path, map_location=device, weights_only=True)
+    except Exception as err:  # pickle errors carry no file name
+        raise ValueError(f"{path}: cannot read as a weights-only torch checkpoint ({err})") from err
+    return unwrap_checkpoint(obj)
+
+
+def load_state_dict_strict(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], assign: bool = False) -> None:
+    """``load_state_dict(strict=True)`` with one error listing missing, unexpected and mis-shaped keys."""
+    expected = model.state_dict(keep_vars=True)
+    missing = sorted(set(expected) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(expected))
+    mis_shaped = sorted(
+        f"{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in set(expected) & set(state_dict)
+        if tuple(state_dict[k].shape) != tuple(expected[k].shape)
+    )
+    if missing or unexpected or mis_shaped:
+        lines = ["the weights do not match the model's config:"]
+        for title, keys in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", mis_shaped)):
+            if keys:
+                shown = ", ".join(keys[:20]) + (f", ... ({len(keys) - 20} more)" if len(keys) > 20 else "")
+                lines.append(f"  {title} ({len(keys)}): {shown}")
+        raise ValueError("\n".join(lines))
+    model.load_state_dict(state_dict, strict=True, assign=assign)
+
+
+def _materialise_buffers(model: torch.nn.Module, device: torch.device | str) -> None:
+    """Give buffers left on the meta device (non-persistent constants) real values."""
+    from vggt_py.aggregator.aggregator import IMAGENET_MEAN, IMAGENET_STD
+
+    agg = model.aggregator
+    agg._resnet_mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 1, 3, 1, 1)
+    agg._resnet_std = torch.tensor(IMAGENET_STD, device=device).view(1, 1, 3, 1, 1)
+    leftovers = [n for n, t in model.state_dict(keep_vars=True).items() if t.is_meta]
+    leftovers += [n for n, b in model.named_buffers() if b.is_meta]
+    assert not leftovers, f"tensors left on the meta device: {leftovers}"
+
+
+def load_pretrained(
+    cls: type["VGGT"],
+    repo_id_or_path: str | os.PathLike[str],
+    *,
+    config: VGGTConfig | None = None,
+    revision: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    local_files_only: bool = False,
+    token: str | bool | None = None,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype | None = None,
+) -> "VGGT":
+    config_path, weights_path = resolve_pretrained(
+        repo_id_or_path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token
+    )
+    if config is None:
+        config = VGGTConfig.from_json(config_path) if config_path is not None else VGGTConfig()
+    state_dict = convert_state_dict(load_weights_file(weights_path, device=device), config)
+    if dtype is not None:
+        state_dict = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state_dict.items()}
+    with torch.device("meta"):
+        model = cls(config)
+    try:
+        load_state_dict_strict(model, state_dict, assign=True)
+    except ValueError as err:
+        raise ValueError(f"{weights_path}: {err}") from None
+    _materialise_buffers(model, device)
+    return model.eval()
+
+
+def default_model_card(model: "VGGT") -> str:
+    cfg = model.config
+    params = sum(p.numel() for p in model.parameters())
+    heads = [n for n in ("camera_head", "depth_head", "point_head", "track_head") if getattr(cfg, n).enabled]
+    return (
+        "---\nlibrary_name: vggt-py\ntags:\n- 3d-reconstruction\n- vggt\n---\n\n"
+        "# VGGT model\n\n"
+        f"A VGGT (Visual Geometry Grounded Transformer) model saved by vggt-py: {params:,} parameters, "
+        f"embedding width {cfg.embed_dim}, aggregator depth {cfg.aggregator.depth}, patch embedding "
+        f"`{cfg.patch_embed.type}`, heads: {', '.join(heads) or 'none'}.\n\n"
+        "The weights use the key layout of `facebook/VGGT-1B`.\n\n"
+        "```python\nfrom vggt_py import VGGT\nmodel = VGGT.from_pretrained(\"<this repo or folder>\")\n```\n"
+    )
+
+
+def save_pretrained(model: "VGGT", folder: str | os.PathLike[str], model_card: str | None = None) -> None:
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    with atomic_path(folder / "model.safetensors") as tmp:
+        save_file(tensors, str(tmp), metadata={"format": "pt", "library": "vggt-py"})
+    model.config.to_json(folder / CONFIG_FILE)
+    atomic_write_text(folder / "README.md", model_card if model_card is not None else default_model_card(model))
+
+
+def push_to_hub(model: "VGGT", repo_id: str, *, private: bool = False, token: str | None = None, **kwargs: Any) -> str:
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    api.create_repo(repo_id, private=private, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        save_pretrained(model, tmp)
+        commit = api.upload_folder(repo_id=repo_id, folder_path=tmp, **kwargs)
+    return str(getattr(commit, "commit_url", commit))

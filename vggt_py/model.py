@@ -1,0 +1,238 @@
+"""The VGGT model: aggregator plus camera, depth, point and track heads.
+
+Axis letters used throughout: ``B`` scenes, ``S`` frames per scene, ``N`` query points,
+``H x W`` image size, ``P`` tokens per frame, ``C`` channels.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from vggt_py.aggregator import Aggregator
+from vggt_py.config import VGGTConfig
+from vggt_py.heads.camera_head import CameraHead
+from vggt_py.heads.dpt_head import DPTHead
+from vggt_py.heads.track_head import TrackHead
+
+__all__ = ["VGGT"]
+
+
+class VGGT(nn.Module):
+    """Visual Geometry Grounded Transformer.
+
+    ``forward(images, query_points=None)`` takes ``images`` [S, 3, H, W] or [B, S, 3, H, W] (RGB in
+    [0, 1], H and W multiples of the patch size) and returns a dict with
+
+    ========================  ======================  =========================================
+    key                       shape                   meaning
+    ========================  ======================  =========================================
+    ``pose_enc``              [B, S, 9]               last camera-head iteration
+    ``pose_enc_list``         list of [B, S, 9]       every iteration
+    ``depth``                 [B, S, H, W, 1]         camera-frame z (frame 0 is the world)
+    ``depth_conf``            [B, S, H, W]            confidence, >= 1
+    ``world_points``          [B, S, H, W, 3]         point map in frame 0's camera frame
+    ``world_points_conf``     [B, S, H, W]            confidence, >= 1
+    ``track``                 [B, S, N, 2]            with ``query_points``: pixel tracks
+    ``vis``, ``conf``         [B, S, N]               with ``query_points``: visibility, confidence
+    ``images``                [B, S, 3, H, W]         the (batched) input
+    ========================  ======================  =========================================
+
+    Keys of disabled heads are absent. The camera, depth and point heads always run in float32,
+    also under autocast; the track head follows the caller's autocast.
+    """
+
+    def __init__(self, config: VGGTConfig | None = None):
+        super().__init__()
+        self.config = config = config if config is not None else VGGTConfig()
+        config.validate()
+        dim_in = config.head_dim_in
+        self.aggregator = Aggregator(config)
+        self.camera_head = (
+            CameraHead(dim_in, config.camera_head, layer_index=config.aggregator.depth - 1)
+            if config.camera_head.enabled
+            else None
+        )
+        self.point_head = self._dense_head(config.point_head, 4, "inv_log") if config.point_head.enabled else None
+        self.depth_head = self._dense_head(config.depth_head, 2, "exp") if config.depth_head.enabled else None
+        self.track_head = (
+            TrackHead(dim_in, config.patch_size, config.track_head) if config.track_head.enabled else None
+        )
+        self._layers_needed = config.layers_needed()
+        self.set_activation_checkpointing(config.activation_checkpointing)
+
+    def _dense_head(self, head_config, output_dim: int, activation: str) -> DPTHead:
+        depth = self.config.aggregator.depth
+        return DPTHead(
+            self.config.head_dim_in,
+            self.config.patch_size,
+            features=head_config.features,
+            out_channels=head_config.out_channels,
+            layer_indices=[i % depth for i in head_config.intermediate_layer_idx],
+            output_dim=output_dim,
+            activation=activation,
+            conf_activation="expp1",
+            frames_chunk_size=head_config.frames_chunk_size,
+        )
+
+    # ------------------------------------------------------------------------------ options
+    def set_activation_checkpointing(self, enabled: bool) -> None:
+        """Recompute transformer blocks in backward (less memory when training). Off by default."""
+        self.config.activation_checkpointing = enabled
+        self.aggregator.set_checkpointing(enabled)
+        if self.camera_head is not None:
+            self.camera_head.checkpointing = enabled
+
+    def set_frames_chunk_size(self, chunk: int | None) -> None:
+        """Frames processed together by the dense heads (``None``: all at once)."""
+        if chunk is not None and chunk < 1:
+            raise ValueError(f"frames_chunk_size must be >= 1 or None, got {chunk}")
+        for name in ("depth_head", "point_head", "track_head"):
+            head = getattr(self, name)
+            if head is not None:
+                getattr(self.config, name).frames_chunk_size = chunk
+                (head.feature_extractor if isinstance(head, TrackHead) else head).frames_chunk_size = chunk
+
+    @property
+    def min_track_image_size(self) -> int:
+        """Smallest H and W the tracker accepts: its coarsest pyramid level must keep one pixel."""
+        levels = self.config.track_head.corr_levels
+        need = 2**levels  # the H/2 map is halved (levels - 1) times
+        patch = self.config.patch_size
+        return -(-need // patch) * patch
+
+    # ------------------------------------------------------------------------------ forward
+    def _check_inputs(
+        self, images: torch.Tensor, query_points: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if not isinstance(images, torch.Tensor):
+            raise ValueError(f"images must be a torch.Tensor, got {type(images).__name__}")
+        if images.dim() == 4:
+            images = images[None]
+        if images.dim() != 5:
+            raise ValueError(f"images must be [S, 3, H, W] or [B, S, 3, H, W], got shape {tuple(images.shape)}")
+        if not images.is_floating_point():
+            raise ValueError(f"images must be a floating-point tensor in [0, 1], got dtype {images.dtype}")
+        batch, frames, channels, height, width = images.shape
+        if batch == 0 or frames == 0:
+            raise ValueError(f"images must hold at least one scene and one frame, got shape {tuple(images.shape)}")
+        if channels != 3:
+            raise ValueError(f"images must have 3 (RGB) channels, got {channels} (shape {tuple(images.shape)})")
+        patch = self.config.patch_size
+        if height % patch or width % patch or height == 0 or width == 0:
+            raise ValueError(
+                f"image height and width must be positive multiples of the patch size {patch}, got {height}x{width}"
+            )
+        if not torch.isfinite(images).all():
+            raise ValueError("images contain NaN or infinite values")
+        lo, hi = images.min().item(), images.max().item()
+        if lo < -1e-3 or hi > 1 + 1e-3:
+            raise ValueError(
+                f"images must be RGB in [0, 1], got values in [{lo:.3g}, {hi:.3g}] (divide 8-bit images by 255)"
+            )
+        if query_points is None:
+            return images, None
+        if self.track_head is None:
+            raise ValueError("query_points were given but the track head is disabled in this model's config")
+        if not isinstance(query_points, torch.Tensor) or not query_points.is_floating_point():
+            raise ValueError("query_points must be a floating-point torch.Tensor of pixel coordinates (x, y)")
+        if query_points.dim() == 2:
+            query_points = query_points[None]
+        if query_points.dim() != 3 or query_points.shape[-1] != 2 or query_points.shape[0] != batch:
+            raise ValueError(
+                f"query_points must be [N, 2] or [B, N, 2] with B = {batch}, got shape {tuple(query_points.shape)}"
+            )
+        if query_points.shape[1] == 0:
+            raise ValueError("query_points must hold at least one point")
+        if not torch.isfinite(query_points).all():
+            raise ValueError("query_points contain NaN or infinite values")
+        minimum = self.min_track_image_size
+        if height < minimum or width < minimum:
+            raise ValueError(
+                f"tracking needs images of at least {minimum}x{minimum} pixels "
+                f"({self.config.track_head.corr_levels} correlation levels), got {height}x{width}"
+            )
+        return images, query_points
+
+    def forward(self, images: torch.Tensor, query_points: torch.Tensor | None = None) -> dict[str, Any]:
+        images, query_points = self._check_inputs(images, query_points)
+        image_hw = (images.shape[-2], images.shape[-1])
+        layers, patch_start_idx = self.aggregator(images, keep_layers=self._layers_needed)
+        predictions: dict[str, Any] = {}
+        with torch.autocast(device_type=images.device.type, enabled=False):
+            fp32_layers = {i: t.float() for i, t in layers.items()}
+            if self.camera_head is not None:
+                pose_enc_list = self.camera_head(fp32_layers)
+                predictions["pose_enc"] = pose_enc_list[-1]
+                predictions["pose_enc_list"] = pose_enc_list
+            if self.depth_head is not None:
+                predictions["depth"], predictions["depth_conf"] = self.depth_head(
+                    fp32_layers, image_hw, patch_start_idx
+                )
+            if self.point_head is not None:
+                predictions["world_points"], predictions["world_points_conf"] = self.point_head(
+                    fp32_layers, image_hw, patch_start_idx
+                )
+            del fp32_layers
+        if self.track_head is not None and query_points is not None:
+            tracks, vis, conf = self.track_head(layers, image_hw, patch_start_idx, query_points)
+            predictions["track"], predictions["vis"], predictions["conf"] = tracks[-1], vis, conf
+        predictions["images"] = images
+        return predictions
+
+    # -------------------------------------------------------------------------- weights
+    @classmethod
+    def from_pretrained(
+        cls,
+        repo_id_or_path: str | os.PathLike[str],
+        *,
+        config: VGGTConfig | None = None,
+        revision: str | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        local_files_only: bool = False,
+        token: str | bool | None = None,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype | None = None,
+    ) -> "VGGT":
+        """Load a model from a hub repo id, a local folder or a single weights file.
+
+        A folder holds ``config.json`` and ``model.safetensors`` (or ``model.pt``); a hub repo the same
+        (``facebook/VGGT-1B`` works unchanged). ``.pt`` files load with ``weights_only=True``. The
+        model is built on the meta device and takes the loaded tensors directly, so loading never
+        holds two copies of the weights. Returned in eval mode.
+        """
+        from vggt_py.hub import load_pretrained
+
+        return load_pretrained(
+            cls,
+            repo_id_or_path,
+            config=config,
+            revision=revision,
+            cache_dir=cache_dir,
+            local_files_only=local_files_only,
+            token=token,
+            device=device,
+            dtype=dtype,
+        )
+
+    def load_checkpoint_state_dict(self, state_dict: Mapping[str, torch.Tensor], assign: bool = False) -> None:
+        """Load a checkpoint-layout state dict strictly, with a readable error on any mismatch."""
+        from vggt_py.hub import load_state_dict_strict
+
+        load_state_dict_strict(self, state_dict, assign=assign)
+
+    def save_pretrained(self, folder: str | os.PathLike[str], model_card: str | None = None) -> None:
+        """Write ``config.json``, ``model.safetensors`` (checkpoint layout) and a ``README.md`` card."""
+        from vggt_py.hub import save_pretrained
+
+        save_pretrained(self, folder, model_card=model_card)
+
+    def push_to_hub(self, repo_id: str, *, private: bool = False, token: str | None = None, **kwargs: Any) -> str:
+        """Save to a temporary folder and upload it to ``repo_id``; returns the commit URL."""
+        from vggt_py.hub import push_to_hub
+
+        return push_to_hub(self, repo_id, private=private, token=token, **kwargs)
