@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 # "module:function" entries, imported lazily so ``vggt-py --help`` stays fast.
 COMMAND_MODULES: tuple[str, ...] = (
+    "vggt_py.evaluation.commands:register",
 )
 
 

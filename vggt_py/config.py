@@ -238,15 +238,13 @@ class VGGTConfig:
                 raise ValueError(
                     f"unknown config field {key!r}; expected one of {sorted(scalar_fields | set(section_types))}"
                 )
+        if "patch_embed" not in kwargs and "embed_dim" in kwargs:
+            # The official hub config names only the top-level width; DINOv2 must match it.
+            kwargs["patch_embed"] = PatchEmbedConfig(embed_dim=kwargs["embed_dim"])
         for section, flag in enabled.items():
             kwargs.setdefault(section, section_types[section]())
             kwargs[section].enabled = flag
-        config = cls(**kwargs)
-        # The official hub config names only the top-level width; keep the DINO width in step with it.
-        if "patch_embed" not in data and config.patch_embed.embed_dim != config.embed_dim:
-            config.patch_embed.embed_dim = config.embed_dim
-            config.validate()
-        return config
+        return cls(**kwargs)
 
     @classmethod
     def from_json(cls, path: str | os.PathLike[str]) -> "VGGTConfig":

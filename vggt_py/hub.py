@@ -87,7 +87,10 @@ def _download(
         RevisionNotFoundError,
     )
 
+    unavailable_offline = False
+
     def fetch(filename: str) -> Path | None:
+        nonlocal unavailable_offline
         try:
             return Path(
                 hf_hub_download(
@@ -99,25 +102,24 @@ def _download(
                     token=token,
                 )
             )
-        except EntryNotFoundError:  # includes a file absent from a cached snapshot
+        except LocalEntryNotFoundError:  # not cached, and the hub cannot be asked
+            unavailable_offline = True
+            return None
+        except EntryNotFoundError:  # the hub says the repo has no such file
             return None
 
     try:
-        weights = None
-        for name in WEIGHT_FILES:
-            weights = fetch(name)
-            if weights is not None:
-                break
-        config = fetch(CONFIG_FILE)
-    except LocalEntryNotFoundError as err:
+        weights = next((path for path in map(fetch, WEIGHT_FILES) if path is not None), None)
+        config = fetch(CONFIG_FILE) if weights is not None else None
+    except (RepositoryNotFoundError, RevisionNotFoundError) as err:
+        raise WeightsNotAvailableError(f"hub repo '{repo_id}' (revision {revision or 'main'}) not found: {err}") from err
+    if weights is None and unavailable_offline:
         raise WeightsNotAvailableError(
             f"the weights of '{repo_id}' are not available: the hub cannot be reached (offline, or "
             f"HF_HUB_OFFLINE=1) and they are not in the local Hugging Face cache. Download them once on a "
             f"connected machine (`hf download {repo_id}` or `huggingface-cli download {repo_id}`; copy the "
             f"cache folder along), or pass a local folder or weights file instead of the repo id."
-        ) from err
-    except (RepositoryNotFoundError, RevisionNotFoundError) as err:
-        raise WeightsNotAvailableError(f"hub repo '{repo_id}' (revision {revision or 'main'}) not found: {err}") from err
+        )
     if weights is None:
         raise WeightsNotAvailableError(f"hub repo '{repo_id}' holds none of the weight files {list(WEIGHT_FILES)}")
     return config, weights

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from vggt_py.aggregator import Aggregator
+from vggt_py.aggregator import Aggregator, DinoV2
 from vggt_py.config import VGGTConfig
 from vggt_py.heads.camera_head import CameraHead
 from vggt_py.heads.dpt_head import DPTHead
@@ -64,6 +64,39 @@ class VGGT(nn.Module):
         )
         self._layers_needed = config.layers_needed()
         self.set_activation_checkpointing(config.activation_checkpointing)
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """Initialise for training from scratch (the reference's recipe; a checkpoint overrides it).
+
+        Linear and convolution layers keep PyTorch's defaults except in DINOv2 (truncated normal,
+        std 0.02, zero bias) and the tracker's update transformer (Xavier-uniform, zero bias; the
+        flow head std 0.001). Learned tokens: aggregator and DINOv2 N(0, 1e-6), positional grid
+        truncated normal 0.02, tracker query/virtual tokens N(0, 1).
+        """
+        agg = self.aggregator
+        nn.init.normal_(agg.camera_token, std=1e-6)
+        nn.init.normal_(agg.register_token, std=1e-6)
+        if isinstance(agg.patch_embed, DinoV2):
+            dino = agg.patch_embed
+            nn.init.trunc_normal_(dino.pos_embed, std=0.02)
+            nn.init.normal_(dino.cls_token, std=1e-6)
+            nn.init.normal_(dino.register_tokens, std=1e-6)
+            nn.init.zeros_(dino.mask_token)
+            for module in dino.blocks.modules():
+                if isinstance(module, nn.Linear):
+                    nn.init.trunc_normal_(module.weight, std=0.02)
+                    nn.init.zeros_(module.bias)
+        if self.track_head is not None:
+            tracker = self.track_head.tracker
+            nn.init.normal_(tracker.query_ref_token)
+            nn.init.normal_(tracker.updateformer.virual_tracks)
+            for module in tracker.updateformer.modules():
+                if isinstance(module, nn.Linear):
+                    nn.init.xavier_uniform_(module.weight)
+                    nn.init.zeros_(module.bias)
+            nn.init.trunc_normal_(tracker.updateformer.flow_head.weight, std=0.001)
 
     def _dense_head(self, head_config, output_dim: int, activation: str) -> DPTHead:
         depth = self.config.aggregator.depth

@@ -368,7 +368,7 @@ def test_bad_sources(tmp_path: Path) -> None:
 
 def blob_centroid(image: torch.Tensor, centre: np.ndarray, radius: int = 25) -> np.ndarray:
     """Intensity centroid (x, y) of channel 0 in a window around ``centre``."""
-    x0, y0 = (int(round(c)) - radius for c in centre)
+    x0, y0 = (round(c) - radius for c in centre)
     window = image[0, max(y0, 0) : y0 + 2 * radius + 1, max(x0, 0) : x0 + 2 * radius + 1].double().numpy()
     ys, xs = np.mgrid[: window.shape[0], : window.shape[1]]
     total = window.sum()

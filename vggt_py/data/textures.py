@@ -256,7 +256,7 @@ def random_colors(rng: np.random.Generator, count: int) -> np.ndarray:
 
 # Feature sizes (scene units) of each pattern, before division by the richness factor.
 _CHECKER_SIZE = (0.08, 0.35)
-_STRIPE_PERIOD = (0.15, 0.6)
+_STRIPE_PERIOD = (0.25, 0.8)
 _NOISE_SCALE = (0.15, 0.8)
 _BLOB_CELL = (0.08, 0.3)
 _KINDS = ("checker", "stripes", "noise", "blobs", "blobs", "noise")
@@ -302,5 +302,5 @@ def random_texture(rng: np.random.Generator, richness: float = 1.0) -> Texture:
         radius = float(rng.choice([0.3, 0.45, 0.6, 0.8]))
         base = Blobs(size(_BLOB_CELL), colors, background, seed, radius)
     amount = float(min(0.6, 0.3 * richness) * rng.uniform(0.6, 1.0))
-    detail_scale = float(rng.uniform(0.02, 0.06)) / shrink
-    return Detailed(base, amount, detail_scale, seed + 7)
+    detail_scale = float(rng.uniform(0.06, 0.15)) / shrink
+    return Detailed(base, amount, detail_scale, seed + 7, octaves=2)

@@ -43,3 +43,15 @@ def check_image_hw(image_hw: object) -> tuple[int, int]:
     if isinstance(image_hw[0], bool) or isinstance(image_hw[1], bool) or height <= 0 or width <= 0:
         raise error
     return height, width
+
+
+def check_rigid(x: object, name: str, stacked: bool = False) -> torch.Tensor:
+    """Check ``[..., 3, 4]`` or ``[..., 4, 4]`` transforms (``[..., S, 3|4, 4]`` when ``stacked``)."""
+    expected = "[..., S, 3, 4] or [..., S, 4, 4]" if stacked else "[..., 3, 4] or [..., 4, 4]"
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor of shape {expected}, got {type(x).__name__}")
+    if x.ndim < (3 if stacked else 2) or x.shape[-1] != 4 or x.shape[-2] not in (3, 4):
+        raise ValueError(f"{name}: expected shape {expected}, got {shape_str(x.shape)}")
+    if not x.is_floating_point():
+        raise ValueError(f"{name}: expected a floating-point tensor, got dtype {x.dtype}")
+    return x

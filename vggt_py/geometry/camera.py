@@ -10,16 +10,9 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import check_tensor, shape_str
+from ._checks import check_rigid, check_tensor, shape_str
 
 __all__ = ["to_homogeneous", "se3_inverse", "unproject_depth", "project_points"]
-
-
-def _check_rigid(transforms: torch.Tensor, name: str) -> torch.Tensor:
-    check_tensor(transforms, name, (-1, 4))
-    if transforms.shape[-2] not in (3, 4):
-        raise ValueError(f"{name}: expected shape [..., 3, 4] or [..., 4, 4], got {shape_str(transforms.shape)}")
-    return transforms
 
 
 def to_homogeneous(transforms: torch.Tensor) -> torch.Tensor:
@@ -28,7 +21,7 @@ def to_homogeneous(transforms: torch.Tensor) -> torch.Tensor:
     Returns:
         ``[..., 4, 4]``.
     """
-    _check_rigid(transforms, "transforms")
+    check_rigid(transforms, "transforms")
     if transforms.shape[-2] == 4:
         return transforms
     last_row = torch.zeros(transforms.shape[:-2] + (1, 4), dtype=transforms.dtype, device=transforms.device)
@@ -45,7 +38,7 @@ def se3_inverse(transforms: torch.Tensor) -> torch.Tensor:
     Returns:
         The inverses, with the input's shape.
     """
-    _check_rigid(transforms, "transforms")
+    check_rigid(transforms, "transforms")
     rotation_t = transforms[..., :3, :3].transpose(-1, -2)
     translation = -(rotation_t @ transforms[..., :3, 3:])
     inverse = torch.cat((rotation_t, translation), dim=-1)
@@ -57,7 +50,7 @@ def _check_cameras(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     check_tensor(intrinsics, "intrinsics", (3, 3))
     if extrinsics is not None:
-        _check_rigid(extrinsics, "extrinsics")
+        check_rigid(extrinsics, "extrinsics")
         if extrinsics.ndim != intrinsics.ndim:
             raise ValueError(
                 "extrinsics and intrinsics: expected the same number of leading dims, got "

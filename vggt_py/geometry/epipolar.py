@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import check_tensor, shape_str
+from ._checks import check_rigid, check_tensor, shape_str
 from .camera import se3_inverse
 
 __all__ = ["skew_symmetric", "essential_from_cameras", "fundamental_from_cameras", "sampson_error"]
@@ -24,12 +24,6 @@ def skew_symmetric(vectors: torch.Tensor) -> torch.Tensor:
     return torch.stack(rows, dim=-1).reshape(vectors.shape[:-1] + (3, 3))
 
 
-def _check_extrinsics(extrinsics: torch.Tensor, name: str) -> None:
-    check_tensor(extrinsics, name, (-1, 4))
-    if extrinsics.shape[-2] not in (3, 4):
-        raise ValueError(f"{name}: expected shape [..., 3, 4] or [..., 4, 4], got {shape_str(extrinsics.shape)}")
-
-
 def essential_from_cameras(extrinsics1: torch.Tensor, extrinsics2: torch.Tensor) -> torch.Tensor:
     """Essential matrices ``E = [t]_x R`` of the relative pose ``T_2 T_1^{-1}`` (camera 2 from camera 1).
 
@@ -42,8 +36,8 @@ def essential_from_cameras(extrinsics1: torch.Tensor, extrinsics2: torch.Tensor)
     Returns:
         ``[..., 3, 3]``.
     """
-    _check_extrinsics(extrinsics1, "extrinsics1")
-    _check_extrinsics(extrinsics2, "extrinsics2")
+    check_rigid(extrinsics1, "extrinsics1")
+    check_rigid(extrinsics2, "extrinsics2")
     world_from_1 = se3_inverse(extrinsics1[..., :3, :])
     rotation = extrinsics2[..., :3, :3] @ world_from_1[..., :3]
     translation = (extrinsics2[..., :3, :3] @ world_from_1[..., 3:] + extrinsics2[..., :3, 3:]).squeeze(-1)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import check_image_hw, check_tensor
+from ._checks import check_image_hw, check_rigid, check_tensor
 from .rotation import mat_to_quat, quat_to_mat
 
 __all__ = ["pose_encoding_to_extri_intri", "extri_intri_to_pose_encoding"]
@@ -67,9 +67,7 @@ def extri_intri_to_pose_encoding(
     Returns:
         ``[..., 9]``: ``[t (3), q xyzw (4), fov_h, fov_w]``.
     """
-    check_tensor(extrinsics, "extrinsics", (-1, 4))
-    if extrinsics.shape[-2] not in (3, 4):
-        raise ValueError(f"extrinsics: expected shape [..., 3, 4] or [..., 4, 4], got {list(extrinsics.shape)}")
+    check_rigid(extrinsics, "extrinsics")
     check_tensor(intrinsics, "intrinsics", (3, 3))
     if extrinsics.shape[:-2] != intrinsics.shape[:-2]:
         raise ValueError(

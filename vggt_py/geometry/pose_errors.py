@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from ._checks import check_tensor, shape_str
+from ._checks import check_rigid, check_tensor, shape_str
 from .camera import se3_inverse
 from .rotation import rotation_angle
 
@@ -74,12 +74,6 @@ def translation_direction_error(
     return angle
 
 
-def _check_extrinsics_stack(extrinsics: torch.Tensor, name: str) -> None:
-    check_tensor(extrinsics, name, (-1, -1, 4), min_ndim=3)
-    if extrinsics.shape[-2] not in (3, 4):
-        raise ValueError(f"{name}: expected shape [..., S, 3, 4] or [..., S, 4, 4], got {shape_str(extrinsics.shape)}")
-
-
 def pair_indices(num_frames: int, device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Indices ``(i, j)`` of all ``M = S (S - 1) / 2`` pairs with ``i < j``, ordered (0,1), (0,2), ..., (1,2), ..."""
     if num_frames < 0:
@@ -97,7 +91,7 @@ def relative_poses(extrinsics: torch.Tensor) -> torch.Tensor:
     Returns:
         ``[..., M, 3, 4]`` in :func:`pair_indices` order.
     """
-    _check_extrinsics_stack(extrinsics, "extrinsics")
+    check_rigid(extrinsics, "extrinsics", stacked=True)
     first, second = pair_indices(extrinsics.shape[-3], device=extrinsics.device)
     from_i = se3_inverse(extrinsics[..., first, :3, :])  # world from camera i, [..., M, 3, 4]
     to_j = extrinsics[..., second, :3, :]  # camera j from world
@@ -124,8 +118,8 @@ def pairwise_pose_errors(
         ``rotation_error_deg [..., M]`` and ``translation_error_deg [..., M]``, ``M = S (S - 1) / 2``,
         in :func:`pair_indices` order.
     """
-    _check_extrinsics_stack(extrinsics_pred, "extrinsics_pred")
-    _check_extrinsics_stack(extrinsics_gt, "extrinsics_gt")
+    check_rigid(extrinsics_pred, "extrinsics_pred", stacked=True)
+    check_rigid(extrinsics_gt, "extrinsics_gt", stacked=True)
     if extrinsics_pred.shape[:-2] != extrinsics_gt.shape[:-2]:
         raise ValueError(
             "extrinsics_pred and extrinsics_gt: expected the same [..., S] dims, got "

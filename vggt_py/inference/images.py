@@ -279,11 +279,11 @@ def _apply_affine(matrix: torch.Tensor, points: _PointsT) -> _PointsT:
         return _apply_affine(matrix, torch.from_numpy(points.astype(np.float64))).numpy()
     dtype = points.dtype if points.is_floating_point() else torch.float64
     m = matrix.to(device=points.device, dtype=torch.float64)
-    mapped = points.to(torch.float64) * m.diagonal()[:2] + m[:2, 2]
+    mapped = points.to(torch.float64) @ m[:2, :2].T + m[:2, 2]
     return mapped.to(dtype)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ImageBatch:
     """Preprocessed frames plus everything needed to map model pixels back to the original images.
 
@@ -306,7 +306,9 @@ class ImageBatch:
     @property
     def names(self) -> list[str]:
         """A label per frame: the file name, or ``"video.mp4#frame=12"`` for video frames."""
-        return [p.name if f is None else f"{p.name}#frame={f}" for p, f in zip(self.paths, self.frame_indices)]
+        return [
+            p.name if f is None else f"{p.name}#frame={f}" for p, f in zip(self.paths, self.frame_indices, strict=True)
+        ]
 
     def _check_index(self, index: int) -> int:
         if not -len(self) <= index < len(self):
@@ -371,7 +373,9 @@ class _Frame(NamedTuple):
     image: Image.Image | None  # already decoded (video frames); None = read from path
 
 
-def _collect_frames(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], max_frames: int | None) -> list[_Frame]:
+def _collect_frames(
+    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], max_frames: int | None
+) -> list[_Frame]:
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.exists():
@@ -481,4 +485,3 @@ def load_images(
         valid_regions=torch.tensor([r.valid_region for r in results], dtype=torch.int64).reshape(-1, 4),
         mode=mode,
     )
-

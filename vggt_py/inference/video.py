@@ -10,11 +10,19 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
-__all__ = ["VIDEO_EXTENSIONS", "VideoReadError", "is_video_path", "sample_frame_indices", "read_video_frames", "read_video_frame"]
+__all__ = [
+    "VIDEO_EXTENSIONS",
+    "VideoReadError",
+    "is_video_path",
+    "read_video_frame",
+    "read_video_frames",
+    "sample_frame_indices",
+]
 
 VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv")
 
@@ -74,9 +82,9 @@ def _count_packets(av: ModuleType, path: Path) -> int:
         return sum(1 for packet in container.demux(stream) if packet.size > 0)
 
 
-def _upright(frame: object) -> Image.Image:
+def _upright(frame: Any) -> Image.Image:  # av.VideoFrame
     image = frame.to_image()  # RGB
-    transpose = _ROTATIONS.get(int(round(getattr(frame, "rotation", 0) or 0)))
+    transpose = _ROTATIONS.get(round(getattr(frame, "rotation", 0) or 0))
     return image.transpose(transpose) if transpose is not None else image
 
 
@@ -118,7 +126,7 @@ def read_video_frames(path: str | os.PathLike[str], max_frames: int | None = Non
     except av.FFmpegError as err:
         raise VideoReadError(f"{video}: cannot decode video ({err})") from err
     assert len(frames) == len(indices)
-    return list(zip(indices, frames))
+    return list(zip(indices, frames, strict=True))
 
 
 def read_video_frame(path: str | os.PathLike[str], index: int) -> Image.Image:
