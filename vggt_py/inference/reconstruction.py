@@ -1,0 +1,192 @@
+"""The result of a reconstruction, with every output mapped back to the original photos.
+
+Axis letters: ``S`` frames, ``H x W`` model resolution, ``N`` tracked points, ``M`` kept points.
+
+Pixel convention: integer coordinates are pixel centres, in model pixels and in original pixels
+alike (OpenCV's convention; COLMAP's pixel centres sit at ``+0.5``, which the COLMAP export adds).
+``transforms[i]`` maps original pixel coordinates of frame ``i`` to model pixel coordinates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+__all__ = ["PointSource", "Reconstruction"]
+
+PointSource = Literal["depth", "head"]
+
+
+def _resample_bilinear(values: np.ndarray, transform: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Sample model-resolution ``values`` [H, W, ...] at every pixel of an original image (w, h).
+
+    Pixels whose model position falls outside the model image get NaN.
+    """
+    width, height = size
+    xs, ys = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
+    mx = transform[0, 0] * xs + transform[0, 1] * ys + transform[0, 2]
+    my = transform[1, 0] * xs + transform[1, 1] * ys + transform[1, 2]
+    rows, cols = values.shape[:2]
+    inside = (mx >= -0.5) & (mx <= cols - 0.5) & (my >= -0.5) & (my <= rows - 0.5)
+    mx = np.clip(mx, 0, cols - 1)
+    my = np.clip(my, 0, rows - 1)
+    x0 = np.minimum(np.floor(mx).astype(np.int64), cols - 2 if cols > 1 else 0)
+    y0 = np.minimum(np.floor(my).astype(np.int64), rows - 2 if rows > 1 else 0)
+    x1, y1 = np.minimum(x0 + 1, cols - 1), np.minimum(y0 + 1, rows - 1)
+    fx, fy = mx - x0, my - y0
+    if values.ndim == 3:
+        fx, fy = fx[..., None], fy[..., None]
+    top = values[y0, x0] * (1 - fx) + values[y0, x1] * fx
+    bottom = values[y1, x0] * (1 - fx) + values[y1, x1] * fx
+    out = (top * (1 - fy) + bottom * fy).astype(np.float32)
+    out[~inside] = np.nan
+    return out
+
+
+@dataclass
+class Reconstruction:
+    """Cameras, depth, points and colours of S frames (numpy arrays, float32 unless noted)."""
+
+    extrinsics: np.ndarray  # [S, 3, 4] camera-from-world, OpenCV axes
+    intrinsics: np.ndarray  # [S, 3, 3] at model resolution
+    depth: np.ndarray  # [S, H, W] camera-frame z
+    depth_conf: np.ndarray  # [S, H, W] >= 1
+    points_from_depth: np.ndarray  # [S, H, W, 3] depth unprojected with the predicted cameras
+    colors: np.ndarray  # [S, H, W, 3] uint8, the model input
+    names: list[str]
+    original_sizes: np.ndarray  # [S, 2] int (width, height) of the original images
+    transforms: np.ndarray  # [S, 3, 3] float64, original pixel -> model pixel
+    valid_regions: np.ndarray  # [S, 4] int (x0, y0, x1, y1) model pixels holding real image content
+    pose_encoding: np.ndarray  # [S, 9] the camera head's raw output
+    points_from_head: np.ndarray | None = None  # [S, H, W, 3] the point head's map
+    points_conf: np.ndarray | None = None  # [S, H, W]
+    query_points: np.ndarray | None = None  # [N, 2] model pixels of frame 0
+    tracks: np.ndarray | None = None  # [S, N, 2] model pixels
+    track_visibility: np.ndarray | None = None  # [S, N] in [0, 1]
+    track_confidence: np.ndarray | None = None  # [S, N] in [0, 1]
+    point_source: PointSource = "depth"
+    metadata: dict = field(default_factory=dict)
+
+    # --------------------------------------------------------------------------- basics
+    def __len__(self) -> int:
+        return self.extrinsics.shape[0]
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """(H, W) of the model input."""
+        return int(self.depth.shape[1]), int(self.depth.shape[2])
+
+    @property
+    def intrinsics_original(self) -> np.ndarray:
+        """[S, 3, 3] intrinsics in original-image pixels: ``K_orig = T^-1 K_model``."""
+        return (np.linalg.inv(self.transforms) @ self.intrinsics.astype(np.float64)).astype(np.float32)
+
+    @property
+    def camera_centers(self) -> np.ndarray:
+        """[S, 3] camera centres in the world frame (``-R^T t``)."""
+        rot, trans = self.extrinsics[:, :, :3], self.extrinsics[:, :, 3]
+        return -np.einsum("sji,sj->si", rot, trans)
+
+    def points(self, source: PointSource | None = None) -> np.ndarray:
+        """World points [S, H, W, 3] from ``"depth"`` (depth + cameras) or ``"head"`` (point head)."""
+        source = source or self.point_source
+        if source == "depth":
+            return self.points_from_depth
+        if source == "head":
+            if self.points_from_head is None:
+                raise ValueError("this reconstruction has no point-head map (the model's point head is disabled)")
+            return self.points_from_head
+        raise ValueError(f"point source must be 'depth' or 'head', got {source!r}")
+
+    def confidence(self, source: PointSource | None = None) -> np.ndarray:
+        """Confidence [S, H, W] matching :meth:`points` for the same ``source``."""
+        source = source or self.point_source
+        if source == "head":
+            self.points("head")
+            assert self.points_conf is not None
+            return self.points_conf
+        return self.depth_conf
+
+    # ----------------------------------------------------------------------- filtering
+    def content_mask(self) -> np.ndarray:
+        """[S, H, W] bool: pixels that show the photo (not the padding)."""
+        mask = np.zeros(self.depth.shape, dtype=bool)
+        for i, (x0, y0, x1, y1) in enumerate(self.valid_regions):
+            mask[i, y0:y1, x0:x1] = True
+        return mask
+
+    def mask(
+        self,
+        conf_threshold: float | None = None,
+        conf_percentile: float | None = None,
+        source: PointSource | None = None,
+    ) -> np.ndarray:
+        """[S, H, W] bool: real content, positive finite depth, and confidence above the bound.
+
+        ``conf_threshold`` keeps confidences >= the value; ``conf_percentile`` (0-100) keeps those at
+        or above that percentile of the content pixels' confidences. Both may be given.
+        """
+        conf = self.confidence(source)
+        points = self.points(source)
+        mask = self.content_mask() & (self.depth > 1e-8) & np.isfinite(points).all(axis=-1)
+        if conf_threshold is not None:
+            mask &= conf >= conf_threshold
+        if conf_percentile is not None:
+            if not 0 <= conf_percentile <= 100:
+                raise ValueError(f"conf_percentile must be in [0, 100], got {conf_percentile}")
+            content = conf[self.content_mask()]
+            if content.size:
+                mask &= conf >= np.percentile(content, conf_percentile)
+        return mask
+
+    def point_cloud(
+        self,
+        conf_threshold: float | None = None,
+        conf_percentile: float | None = None,
+        source: PointSource | None = None,
+        mask: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Kept points [M, 3] float32 and their colours [M, 3] uint8."""
+        if mask is None:
+            mask = self.mask(conf_threshold, conf_percentile, source)
+        return self.points(source)[mask].astype(np.float32), self.colors[mask]
+
+    # --------------------------------------------------------------- original resolution
+    def _check_index(self, index: int) -> int:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"frame {index} out of range for {len(self)} frames")
+        return index % len(self)
+
+    def depth_original(self, index: int) -> np.ndarray:
+        """Depth [h, w] at frame ``index``'s original resolution (bilinear; NaN outside the model's view)."""
+        i = self._check_index(index)
+        return _resample_bilinear(self.depth[i], self.transforms[i], tuple(self.original_sizes[i]))
+
+    def points_original(self, index: int, source: PointSource | None = None) -> np.ndarray:
+        """World points [h, w, 3] at frame ``index``'s original resolution."""
+        i = self._check_index(index)
+        return _resample_bilinear(self.points(source)[i], self.transforms[i], tuple(self.original_sizes[i]))
+
+    def confidence_original(self, index: int, source: PointSource | None = None) -> np.ndarray:
+        i = self._check_index(index)
+        return _resample_bilinear(self.confidence(source)[i], self.transforms[i], tuple(self.original_sizes[i]))
+
+    def to_original(self, xy: np.ndarray, index: int) -> np.ndarray:
+        """Model pixel coordinates [..., 2] of frame ``index`` -> original pixel coordinates."""
+        inv = np.linalg.inv(self.transforms[self._check_index(index)])
+        xy = np.asarray(xy, dtype=np.float64)
+        return xy @ inv[:2, :2].T + inv[:2, 2]
+
+    def to_model(self, xy: np.ndarray, index: int) -> np.ndarray:
+        """Original pixel coordinates [..., 2] of frame ``index`` -> model pixel coordinates."""
+        t = self.transforms[self._check_index(index)]
+        xy = np.asarray(xy, dtype=np.float64)
+        return xy @ t[:2, :2].T + t[:2, 2]
+
+    def tracks_original(self) -> np.ndarray:
+        """Tracks [S, N, 2] in each frame's original pixel coordinates."""
+        if self.tracks is None:
+            raise ValueError("this reconstruction has no tracks (pass query_points to reconstruct)")
+        return np.stack([self.to_original(self.tracks[i], i) for i in range(len(self))]).astype(np.float32)
