@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from vggt_py.heads.dpt_head import DPTHead, ResidualConvUnit, uv_position_embedding
+from vggt_py.heads.dpt_head import DPTHead, ResidualConvUnit, add_uv_embedding_, uv_position_embedding
 
 
 def test_uv_embedding_known_values() -> None:
@@ -43,3 +43,9 @@ def test_dense_and_feature_shapes(height: int, width: int) -> None:
 def test_unknown_activation() -> None:
     with pytest.raises(ValueError, match="unknown activation"):
         DPTHead(32, 14, 8, (4, 8, 16, 16), (0, 1, 2, 3), output_dim=2, activation="softplus")
+
+
+def test_in_place_embedding_equals_dense_form() -> None:
+    x = torch.randn(2, 16, 5, 7)
+    dense = x + uv_position_embedding(16, 5, 7, 7 / 5, torch.float32, torch.device("cpu")) * 0.1
+    assert torch.equal(add_uv_embedding_(x.clone(), 7 / 5), dense)

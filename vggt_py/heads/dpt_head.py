@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["DPTHead", "uv_position_embedding", "POINT_ACTIVATIONS", "CONF_ACTIVATIONS"]
+__all__ = ["DPTHead", "add_uv_embedding_", "uv_position_embedding", "POINT_ACTIVATIONS", "CONF_ACTIVATIONS"]
 
 
 def _inverse_log(x: torch.Tensor) -> torch.Tensor:
@@ -38,15 +38,10 @@ CONF_ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 
-def uv_position_embedding(
+def uv_embedding_factors(
     channels: int, rows: int, cols: int, aspect_ratio: float, dtype: torch.dtype, device: torch.device
-) -> torch.Tensor:
-    """Sinusoidal embedding [channels, rows, cols] of a normalised image-plane grid.
-
-    The grid spans ``±aspect/diag`` in x and ``±1/diag`` in y (``diag = sqrt(aspect² + 1)``), shrunk
-    by ``(n - 1) / n`` so samples sit at cell centres. Channels are ``[sin(xω), cos(xω), sin(yω),
-    cos(yω)]`` with ``ω_k = 100^(-k / (channels/4))``, evaluated in float64 and returned as float32.
-    """
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two separable halves of :func:`uv_position_embedding`: x part [C/2, cols], y part [C/2, rows]."""
     if channels % 4:
         raise ValueError(f"UV embedding needs channels divisible by 4, got {channels}")
     diag = (aspect_ratio**2 + 1.0) ** 0.5
@@ -57,13 +52,38 @@ def uv_position_embedding(
     omega = torch.arange(quarter, dtype=torch.float64, device=device) / (2 * quarter / 2.0)
     omega = 1.0 / 100**omega
 
-    def embed(values: torch.Tensor) -> torch.Tensor:  # [n] -> [n, 2Q]
+    def embed(values: torch.Tensor) -> torch.Tensor:  # [n] -> [2Q, n]
         angles = values.double()[:, None] * omega
-        return torch.cat([angles.sin(), angles.cos()], dim=-1).float()
+        return torch.cat([angles.sin(), angles.cos()], dim=-1).float().T
 
-    ex = embed(xs)[None, :, :].expand(rows, cols, -1)
-    ey = embed(ys)[:, None, :].expand(rows, cols, -1)
-    return torch.cat([ex, ey], dim=-1).permute(2, 0, 1)
+    return embed(xs), embed(ys)
+
+
+def uv_position_embedding(
+    channels: int, rows: int, cols: int, aspect_ratio: float, dtype: torch.dtype, device: torch.device
+) -> torch.Tensor:
+    """Sinusoidal embedding [channels, rows, cols] of a normalised image-plane grid.
+
+    The grid spans ``±aspect/diag`` in x and ``±1/diag`` in y (``diag = sqrt(aspect² + 1)``), shrunk
+    by ``(n - 1) / n`` so samples sit at cell centres. Channels are ``[sin(xω), cos(xω), sin(yω),
+    cos(yω)]`` with ``ω_k = 100^(-k / (channels/4))``, evaluated in float64 and returned as float32.
+    """
+    ex, ey = uv_embedding_factors(channels, rows, cols, aspect_ratio, dtype, device)
+    return torch.cat([ex[:, None, :].expand(-1, rows, -1), ey[:, :, None].expand(-1, -1, cols)], dim=0)
+
+
+def add_uv_embedding_(x: torch.Tensor, aspect_ratio: float, scale: float = 0.1) -> torch.Tensor:
+    """``x += scale * uv_position_embedding(...)`` in place, without materialising the full grid.
+
+    The embedding is separable (x channels vary along columns only, y channels along rows only),
+    so each half is broadcast-added; the arithmetic per element is the same as the dense form.
+    """
+    channels, rows, cols = x.shape[-3:]
+    ex, ey = uv_embedding_factors(channels, rows, cols, aspect_ratio, x.dtype, x.device)
+    half = channels // 2
+    x[..., :half, :, :] += (ex * scale)[:, None, :]
+    x[..., half:, :, :] += (ey * scale)[:, :, None]
+    return x
 
 
 def _resize(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
@@ -177,10 +197,6 @@ class DPTHead(nn.Module):
         )
         self.scratch = Scratch(out_channels, features, output_dim)
 
-    def _add_pos_embed(self, x: torch.Tensor, aspect_ratio: float) -> torch.Tensor:
-        emb = uv_position_embedding(x.shape[1], x.shape[-2], x.shape[-1], aspect_ratio, x.dtype, x.device)
-        return x + emb * 0.1
-
     def _forward_frames(
         self, layers: Mapping[int, torch.Tensor], patch_start_idx: int, image_hw: tuple[int, int], frames: slice
     ) -> torch.Tensor:
@@ -194,12 +210,12 @@ class DPTHead(nn.Module):
             x = x.transpose(1, 2).unflatten(-1, (rows, cols))  # [B*s, C, h, w]
             x = self.projects[j](x)
             if self.use_pos_embed:
-                x = self._add_pos_embed(x, aspect)
+                x = add_uv_embedding_(x, aspect)  # x is a fresh conv output
             feats.append(self.resize_layers[j](x))
         out = self.scratch.fuse(feats)
         out = _resize(out, (rows * self.patch_size // self.down_ratio, cols * self.patch_size // self.down_ratio))
         if self.use_pos_embed:
-            out = self._add_pos_embed(out, aspect)
+            out = add_uv_embedding_(out, aspect)  # out is a fresh resize output
         if self.scratch.output_conv2 is not None:
             out = self.scratch.output_conv2(out)
         return out  # [B*s, D, H', W']
