@@ -10,7 +10,7 @@ DT = torch.float64
 
 
 def _cloud(shape=(2, 6, 8), seed: int = 0) -> torch.Tensor:
-    return torch.randn(shape + (3,), dtype=DT, generator=torch.Generator().manual_seed(seed))
+    return torch.randn((*shape, 3), dtype=DT, generator=torch.Generator().manual_seed(seed))
 
 
 def _brute_force(query: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
@@ -33,12 +33,16 @@ def test_torch_backend_without_scipy(monkeypatch):
     query = torch.zeros(1, 3, dtype=DT)
     reference = torch.tensor([[3.0, 4.0, 0.0], [0.0, 0.0, 6.0]], dtype=DT)
     assert nearest_neighbor_distances(query, reference, "auto").item() == pytest.approx(5.0)
+    cloud = 100.0 + _cloud(seed=5).reshape(-1, 3)  # far from the origin: no cancellation error
+    assert torch.equal(nearest_neighbor_distances(cloud, cloud.flip(0), "auto"), torch.zeros(96, dtype=DT))
 
 
 def test_similarity_transformed_cloud_has_zero_chamfer_after_alignment():
     gt = _cloud()
     rotation = axis_angle_to_mat(torch.tensor([0.3, -1.2, 0.7], dtype=DT))
-    pred = apply_similarity(gt.reshape(-1, 3), torch.tensor(0.25, dtype=DT), rotation, torch.tensor([4.0, -1.0, 2.0], dtype=DT))
+    pred = apply_similarity(
+        gt.reshape(-1, 3), torch.tensor(0.25, dtype=DT), rotation, torch.tensor([4.0, -1.0, 2.0], dtype=DT)
+    )
     pred = pred.reshape(gt.shape)
     metrics = point_cloud_metrics(pred, gt)
     assert metrics["chamfer"] < 1e-9 and metrics["accuracy"] < 1e-9 and metrics["completeness"] < 1e-9

@@ -11,18 +11,18 @@ DT = torch.float64
 def _similarity(seed: int, batch: tuple[int, ...] = ()) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(seed)
     scale = 0.5 + torch.rand(batch, generator=generator, dtype=DT) * 2
-    rotation = axis_angle_to_mat(torch.randn(batch + (3,), generator=generator, dtype=DT))
-    translation = torch.randn(batch + (3,), generator=generator, dtype=DT) * 3
+    rotation = axis_angle_to_mat(torch.randn((*batch, 3), generator=generator, dtype=DT))
+    translation = torch.randn((*batch, 3), generator=generator, dtype=DT) * 3
     return scale, rotation, translation
 
 
 @pytest.mark.parametrize("batch", [(), (4,), (2, 3)])
 def test_recovers_known_similarity_noise_free(batch):
     scale, rotation, translation = _similarity(0, batch)
-    src = torch.randn(batch + (20, 3), dtype=DT, generator=torch.Generator().manual_seed(1))
+    src = torch.randn((*batch, 20, 3), dtype=DT, generator=torch.Generator().manual_seed(1))
     dst = apply_similarity(src, scale, rotation, translation)
     s, r, t = umeyama(src, dst)
-    assert s.shape == batch and r.shape == batch + (3, 3) and t.shape == batch + (3,)
+    assert s.shape == batch and r.shape == (*batch, 3, 3) and t.shape == (*batch, 3)
     torch.testing.assert_close(s, scale)
     torch.testing.assert_close(r, rotation)
     torch.testing.assert_close(t, translation)
@@ -50,7 +50,7 @@ def test_integer_weights_equal_duplicated_points():
     weights = torch.tensor([1, 2, 1, 3, 1, 1, 2, 1, 1, 4], dtype=DT)
     repeats = weights.long()
     expected = umeyama(src.repeat_interleave(repeats, 0), dst.repeat_interleave(repeats, 0))
-    for got, want in zip(umeyama(src, dst, weights), expected):
+    for got, want in zip(umeyama(src, dst, weights), expected, strict=True):
         torch.testing.assert_close(got, want)
 
 
@@ -70,7 +70,9 @@ def test_noisy_fit_is_close_to_the_truth():
     scale, rotation, translation = _similarity(7)
     generator = torch.Generator().manual_seed(8)
     src = torch.randn(2000, 3, dtype=DT, generator=generator)
-    dst = apply_similarity(src, scale, rotation, translation) + 1e-3 * torch.randn(2000, 3, dtype=DT, generator=generator)
+    dst = apply_similarity(src, scale, rotation, translation) + 1e-3 * torch.randn(
+        2000, 3, dtype=DT, generator=generator
+    )
     s, r, t = umeyama(src, dst)
     assert abs(s.item() - scale.item()) < 1e-3
     assert math.degrees(torch.arccos(((r.T @ rotation).trace() - 1) / 2).item()) < 0.05

@@ -8,8 +8,8 @@ DT = torch.float64
 
 def _random_extrinsics(shape: tuple[int, ...], seed: int = 0) -> torch.Tensor:
     generator = torch.Generator().manual_seed(seed)
-    rotation = quat_to_mat(torch.randn(shape + (4,), generator=generator, dtype=DT))
-    translation = torch.randn(shape + (3, 1), generator=generator, dtype=DT)
+    rotation = quat_to_mat(torch.randn((*shape, 4), generator=generator, dtype=DT))
+    translation = torch.randn((*shape, 3, 1), generator=generator, dtype=DT)
     return torch.cat((rotation, translation), dim=-1)
 
 
@@ -35,7 +35,9 @@ def test_se3_inverse_composes_to_identity(rows):
     eye = torch.eye(4, dtype=DT).expand(5, 4, 4)
     torch.testing.assert_close(to_homogeneous(inverse) @ to_homogeneous(transforms), eye)
     torch.testing.assert_close(to_homogeneous(transforms) @ to_homogeneous(inverse), eye)
-    torch.testing.assert_close(inverse[..., :3, 3], -(extrinsics[..., :3].transpose(-1, -2) @ extrinsics[..., 3:])[..., 0])
+    torch.testing.assert_close(
+        inverse[..., :3, 3], -(extrinsics[..., :3].transpose(-1, -2) @ extrinsics[..., 3:])[..., 0]
+    )
 
 
 def test_unproject_known_pixels_in_camera_frame():
@@ -46,6 +48,17 @@ def test_unproject_known_pixels_in_camera_frame():
     # pixel (u=0, v=0): ((0-3)*2/10, (0-2)*2/20, 2); pixel (u=5, v=3): ((5-3)*2/10, (3-2)*2/20, 2)
     torch.testing.assert_close(points[0, 0], torch.tensor([-0.6, -0.2, 2.0], dtype=DT))
     torch.testing.assert_close(points[3, 5], torch.tensor([0.4, 0.1, 2.0], dtype=DT))
+
+
+def test_unproject_float32_camera_frame_matches_the_reference_formula_bit_for_bit():
+    depth = 0.5 + torch.rand(2, 7, 9, generator=torch.Generator().manual_seed(10))
+    intrinsics = torch.tensor([[7.3, 0.0, 4.5], [0.0, 6.1, 3.5], [0.0, 0.0, 1.0]]).expand(2, 3, 3)
+    points = unproject_depth(depth, intrinsics)
+    assert points.dtype == torch.float32
+    v, u = torch.meshgrid(torch.arange(7.0), torch.arange(9.0), indexing="ij")
+    assert torch.equal(points[..., 0], (u - 4.5) * depth / torch.tensor(7.3))
+    assert torch.equal(points[..., 1], (v - 3.5) * depth / torch.tensor(6.1))
+    assert torch.equal(points[..., 2], depth)
 
 
 def test_unproject_world_frame_matches_explicit_formula():

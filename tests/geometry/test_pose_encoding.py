@@ -10,17 +10,15 @@ S45 = math.sqrt(0.5)
 
 def _random_encoding(shape: tuple[int, ...], seed: int = 0, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     generator = torch.Generator().manual_seed(seed)
-    translation = torch.randn(shape + (3,), generator=generator, dtype=dtype)
-    quaternion = mat_to_quat(quat_to_mat(torch.randn(shape + (4,), generator=generator, dtype=dtype)))
-    fov = 0.5 + torch.rand(shape + (2,), generator=generator, dtype=dtype)
+    translation = torch.randn((*shape, 3), generator=generator, dtype=dtype)
+    quaternion = mat_to_quat(quat_to_mat(torch.randn((*shape, 4), generator=generator, dtype=dtype)))
+    fov = 0.5 + torch.rand((*shape, 2), generator=generator, dtype=dtype)
     return torch.cat((translation, quaternion, fov), dim=-1)
 
 
 def test_hand_built_encoding_gives_expected_k_and_rt():
     # H = 480, W = 640; fov_h = 2 atan(1/2) -> f_y = 240 / (1/2) = 480; fov_w = 90° -> f_x = 320.
-    encoding = torch.tensor(
-        [1.0, 2.0, 3.0, 0.0, 0.0, S45, S45, 2 * math.atan(0.5), math.pi / 2], dtype=torch.float64
-    )
+    encoding = torch.tensor([1.0, 2.0, 3.0, 0.0, 0.0, S45, S45, 2 * math.atan(0.5), math.pi / 2], dtype=torch.float64)
     extrinsics, intrinsics = pose_encoding_to_extri_intri(encoding, (480, 640))
     expected_extrinsics = torch.tensor(
         [[0.0, -1.0, 0.0, 1.0], [1.0, 0.0, 0.0, 2.0], [0.0, 0.0, 1.0, 3.0]], dtype=torch.float64
@@ -55,9 +53,9 @@ def test_float32_values_match_the_reference_formula_bit_for_bit():
 def test_round_trip_and_shapes(shape):
     encoding = _random_encoding(shape, seed=2)
     extrinsics, intrinsics = pose_encoding_to_extri_intri(encoding, (518, 392))
-    assert extrinsics.shape == shape + (3, 4) and intrinsics.shape == shape + (3, 3)
+    assert extrinsics.shape == (*shape, 3, 4) and intrinsics.shape == (*shape, 3, 3)
     recovered = extri_intri_to_pose_encoding(extrinsics, intrinsics, (518, 392))
-    assert recovered.shape == shape + (9,)
+    assert recovered.shape == (*shape, 9)
     torch.testing.assert_close(recovered, encoding)
 
 

@@ -79,7 +79,9 @@ def test_errors_do_not_depend_on_the_world_frame_or_scale():
     # Check the construction: a world point maps to the same camera point (times s).
     point = torch.tensor([0.3, 0.2, 1.0], dtype=DT)
     moved_point = apply_similarity(point[None], torch.tensor(scale, dtype=DT), q, c)[0]
-    torch.testing.assert_close(moved[0, :, :3] @ moved_point + moved[0, :, 3], scale * (extrinsics[0, :, :3] @ point + extrinsics[0, :, 3]))
+    torch.testing.assert_close(
+        moved[0, :, :3] @ moved_point + moved[0, :, 3], scale * (extrinsics[0, :, :3] @ point + extrinsics[0, :, 3])
+    )
     rotation_error, translation_error = pairwise_pose_errors(moved, extrinsics)
     torch.testing.assert_close(rotation_error, torch.zeros(6, dtype=DT), atol=1e-6, rtol=0)
     torch.testing.assert_close(translation_error, torch.zeros(6, dtype=DT), atol=1e-6, rtol=0)

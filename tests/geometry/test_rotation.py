@@ -36,7 +36,9 @@ def test_quat_to_mat_gives_proper_rotations_with_arbitrary_leading_dims():
     q = torch.randn(2, 5, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     rotation = quat_to_mat(q)
     assert rotation.shape == (2, 5, 3, 3)
-    torch.testing.assert_close(rotation @ rotation.transpose(-1, -2), torch.eye(3, dtype=torch.float64).expand(2, 5, 3, 3))
+    torch.testing.assert_close(
+        rotation @ rotation.transpose(-1, -2), torch.eye(3, dtype=torch.float64).expand(2, 5, 3, 3)
+    )
     torch.testing.assert_close(torch.linalg.det(rotation), torch.ones(2, 5, dtype=torch.float64))
 
 
@@ -87,8 +89,13 @@ def test_mat_to_quat_float32_matches_float64():
 
 def test_axis_angle_to_mat_known_values_and_zero():
     rotation = axis_angle_to_mat(torch.tensor([0.0, 0.0, math.pi / 2], dtype=torch.float64))
-    torch.testing.assert_close(rotation @ torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64), torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64))
-    torch.testing.assert_close(axis_angle_to_mat(torch.zeros(3, dtype=torch.float64)), torch.eye(3, dtype=torch.float64))
+    torch.testing.assert_close(
+        rotation @ torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64),
+        torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64),
+    )
+    torch.testing.assert_close(
+        axis_angle_to_mat(torch.zeros(3, dtype=torch.float64)), torch.eye(3, dtype=torch.float64)
+    )
 
 
 @pytest.mark.parametrize("degrees", [0.0, 1e-4, 10.0, 90.0, 179.0, 180.0])
@@ -106,7 +113,14 @@ def test_rotation_angle_matches_quaternion_angle():
 
 @pytest.mark.parametrize(
     ("func", "shape"),
-    [(quat_to_mat, (3,)), (quat_to_mat, (2, 5)), (mat_to_quat, (3, 4)), (mat_to_quat, (3,)), (axis_angle_to_mat, (4,)), (rotation_angle, (2, 3))],
+    [
+        (quat_to_mat, (3,)),
+        (quat_to_mat, (2, 5)),
+        (mat_to_quat, (3, 4)),
+        (mat_to_quat, (3,)),
+        (axis_angle_to_mat, (4,)),
+        (rotation_angle, (2, 3)),
+    ],
 )
 def test_bad_shapes_raise_value_error(func, shape):
     with pytest.raises(ValueError, match="expected shape"):
@@ -116,7 +130,7 @@ def test_bad_shapes_raise_value_error(func, shape):
 def test_non_float_and_non_tensor_inputs_are_rejected():
     with pytest.raises(ValueError, match="floating-point"):
         quat_to_mat(torch.zeros(4, dtype=torch.int64))
-    with pytest.raises(TypeError, match="torch.Tensor"):
+    with pytest.raises(TypeError, match=r"torch\.Tensor"):
         mat_to_quat([[1, 0, 0], [0, 1, 0], [0, 0, 1]])
 
 

@@ -73,7 +73,9 @@ def camera_metrics(
         if value.ndim != 3 or value.shape[1:] not in ((3, 4), (4, 4)) or value.shape[0] < 2:
             raise ValueError(f"{name}: expected shape [S, 3, 4] with S >= 2, got {list(value.shape)}")
     if pred.shape[0] != gt.shape[0]:
-        raise ValueError(f"extrinsics_pred and extrinsics_gt: expected the same S, got {pred.shape[0]} and {gt.shape[0]}")
+        raise ValueError(
+            f"extrinsics_pred and extrinsics_gt: expected the same S, got {pred.shape[0]} and {gt.shape[0]}"
+        )
     rotation_error, translation_error = pairwise_pose_errors(pred, gt, sign_ambiguous=sign_ambiguous)
     pair_error = torch.maximum(rotation_error, translation_error)  # NaN propagates (counts as a failure)
     metrics: dict[str, float] = {}

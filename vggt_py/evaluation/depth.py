@@ -16,7 +16,7 @@ import torch
 
 from ._convert import as_float64, as_mask
 
-__all__ = ["DepthAlignment", "masked_median", "depth_metrics"]
+__all__ = ["DepthAlignment", "depth_metrics", "masked_median"]
 
 DepthAlignment = Literal["frame", "scene", "none"]
 _ALIGNMENTS = ("frame", "scene", "none")
@@ -66,7 +66,9 @@ def depth_metrics(
     pred = _as_depth(depth_pred, "depth_pred")
     gt = _as_depth(depth_gt, "depth_gt").to(pred.device)
     if pred.shape != gt.shape:
-        raise ValueError(f"depth_pred and depth_gt: expected the same shape, got {list(pred.shape)} and {list(gt.shape)}")
+        raise ValueError(
+            f"depth_pred and depth_gt: expected the same shape, got {list(pred.shape)} and {list(gt.shape)}"
+        )
     valid = torch.isfinite(pred) & torch.isfinite(gt) & (gt > 0)
     if valid_mask is not None:
         mask = as_mask(valid_mask, "valid_mask").to(pred.device)
@@ -79,7 +81,9 @@ def depth_metrics(
     if alignment == "scene":
         pred = pred * (masked_median(gt, valid) / masked_median(pred, valid))
     elif alignment == "frame":
-        scales = torch.stack([masked_median(g, v) / masked_median(p, v) for p, g, v in zip(pred, gt, valid)])
+        scales = torch.stack(
+            [masked_median(g, v) / masked_median(p, v) for p, g, v in zip(pred, gt, valid, strict=True)]
+        )
         pred = pred * scales[:, None, None]  # frames without valid pixels get NaN, but are not used
 
     aligned, reference = pred[valid], gt[valid]

@@ -41,6 +41,10 @@ def _image_hw(*dicts: Mapping[str, ArrayLike]) -> tuple[int, int] | None:
     return None
 
 
+def _num_frames(value: ArrayLike) -> int:
+    return int(value.shape[0]) if value.ndim > 0 else 0
+
+
 def evaluate_reconstruction(
     pred: Mapping[str, ArrayLike],
     gt: Mapping[str, ArrayLike],
@@ -80,7 +84,7 @@ def evaluate_reconstruction(
         return pred.get(key) is not None and gt.get(key) is not None
 
     valid_mask = gt.get("valid_mask")
-    if both("extrinsics") and min(len(pred["extrinsics"]), len(gt["extrinsics"])) >= 2:
+    if both("extrinsics") and min(_num_frames(pred["extrinsics"]), _num_frames(gt["extrinsics"])) >= 2:
         add("camera", camera_metrics(pred["extrinsics"], gt["extrinsics"], pose_thresholds, sign_ambiguous))
     if both("depth"):
         add("depth", depth_metrics(pred["depth"], gt["depth"], valid_mask, depth_alignment))
@@ -102,11 +106,14 @@ def evaluate_reconstruction(
     return metrics
 
 
-def _format(value: float) -> str:
-    if math.isnan(value) or math.isinf(value):
-        return str(value)
-    if value == int(value) and abs(value) >= 1:
+_COUNT_METRICS = frozenset({"valid_pixels", "valid_points", "visible_points"})
+
+
+def _format(name: str, value: float) -> str:
+    if name in _COUNT_METRICS and math.isfinite(value):
         return f"{int(value)}"
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
     return f"{value:.4f}" if abs(value) >= 1e-3 else f"{value:.3e}"
 
 
@@ -121,11 +128,13 @@ def metrics_table(metrics: Mapping[str, float], title: str | None = "Evaluation"
         group, _, name = key.rpartition("/")
         if previous_group is not None and group != previous_group:
             table.add_section()
-        table.add_row(group if group != previous_group else "", name, _format(float(value)))
+        table.add_row(group if group != previous_group else "", name, _format(name, float(value)))
         previous_group = group
     return table
 
 
-def print_metrics(metrics: Mapping[str, float], console: Console | None = None, title: str | None = "Evaluation") -> None:
+def print_metrics(
+    metrics: Mapping[str, float], console: Console | None = None, title: str | None = "Evaluation"
+) -> None:
     """Print :func:`metrics_table` to ``console`` (default: a new stdout console)."""
     (console or Console()).print(metrics_table(metrics, title))

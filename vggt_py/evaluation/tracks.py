@@ -17,7 +17,7 @@ import torch
 
 from ._convert import as_float64, as_mask
 
-__all__ = ["TAPVID_THRESHOLDS", "TAPVID_RESOLUTION", "track_metrics"]
+__all__ = ["TAPVID_RESOLUTION", "TAPVID_THRESHOLDS", "track_metrics"]
 
 TAPVID_THRESHOLDS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0)
 TAPVID_RESOLUTION = 256
@@ -51,7 +51,9 @@ def track_metrics(
         if value.ndim != 3 or value.shape[-1] != 2:
             raise ValueError(f"{name}: expected shape [S, N, 2], got {list(value.shape)}")
     if pred.shape != gt.shape:
-        raise ValueError(f"tracks_pred and tracks_gt: expected the same shape, got {list(pred.shape)} and {list(gt.shape)}")
+        raise ValueError(
+            f"tracks_pred and tracks_gt: expected the same shape, got {list(pred.shape)} and {list(gt.shape)}"
+        )
     if len(thresholds) == 0 or any(float(t) <= 0 for t in thresholds):
         raise ValueError(f"thresholds: expected positive pixel values, got {thresholds!r}")
     visible = torch.isfinite(gt).all(-1)

@@ -6,7 +6,7 @@ import operator
 
 import torch
 
-__all__ = ["check_tensor", "check_image_hw", "shape_str"]
+__all__ = ["check_image_hw", "check_tensor", "shape_str"]
 
 
 def shape_str(shape: tuple[int, ...] | torch.Size) -> str:
@@ -25,7 +25,7 @@ def check_tensor(x: object, name: str, trailing: tuple[int, ...], min_ndim: int 
         raise ValueError(f"{name}: expected a floating-point tensor, got dtype {x.dtype}")
     need = len(trailing) if min_ndim is None else max(min_ndim, len(trailing))
     tail = tuple(x.shape[x.ndim - len(trailing) :]) if x.ndim >= len(trailing) else ()
-    ok = x.ndim >= need and all(want in (-1, got) for want, got in zip(trailing, tail))
+    ok = x.ndim >= need and all(want in (-1, got) for want, got in zip(trailing, tail, strict=True))
     if not ok:
         raise ValueError(f"{name}: expected shape {expected}, got {shape_str(x.shape)}")
     return x

@@ -6,7 +6,7 @@ import torch
 
 from ._checks import check_tensor, shape_str
 
-__all__ = ["umeyama", "apply_similarity"]
+__all__ = ["apply_similarity", "umeyama"]
 
 
 def umeyama(
@@ -33,7 +33,9 @@ def umeyama(
     check_tensor(src, "src", (-1, 3))
     check_tensor(dst, "dst", (-1, 3))
     if src.shape != dst.shape:
-        raise ValueError(f"src and dst: expected the same shape [..., N, 3], got {shape_str(src.shape)} and {shape_str(dst.shape)}")
+        raise ValueError(
+            f"src and dst: expected the same shape [..., N, 3], got {shape_str(src.shape)} and {shape_str(dst.shape)}"
+        )
     if src.shape[-2] < 3:
         raise ValueError(f"src: expected at least 3 points, got shape {shape_str(src.shape)}")
     if weights is None:

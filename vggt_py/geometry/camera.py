@@ -12,7 +12,7 @@ import torch
 
 from ._checks import check_rigid, check_tensor, shape_str
 
-__all__ = ["to_homogeneous", "se3_inverse", "unproject_depth", "project_points"]
+__all__ = ["project_points", "se3_inverse", "to_homogeneous", "unproject_depth"]
 
 
 def to_homogeneous(transforms: torch.Tensor) -> torch.Tensor:
@@ -24,7 +24,7 @@ def to_homogeneous(transforms: torch.Tensor) -> torch.Tensor:
     check_rigid(transforms, "transforms")
     if transforms.shape[-2] == 4:
         return transforms
-    last_row = torch.zeros(transforms.shape[:-2] + (1, 4), dtype=transforms.dtype, device=transforms.device)
+    last_row = torch.zeros((*transforms.shape[:-2], 1, 4), dtype=transforms.dtype, device=transforms.device)
     last_row[..., 0, 3] = 1
     return torch.cat((transforms, last_row), dim=-2)
 
@@ -45,9 +45,7 @@ def se3_inverse(transforms: torch.Tensor) -> torch.Tensor:
     return to_homogeneous(inverse) if transforms.shape[-2] == 4 else inverse
 
 
-def _check_cameras(
-    intrinsics: torch.Tensor, extrinsics: torch.Tensor | None
-) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _check_cameras(intrinsics: torch.Tensor, extrinsics: torch.Tensor | None) -> None:
     check_tensor(intrinsics, "intrinsics", (3, 3))
     if extrinsics is not None:
         check_rigid(extrinsics, "extrinsics")
@@ -56,7 +54,6 @@ def _check_cameras(
                 "extrinsics and intrinsics: expected the same number of leading dims, got "
                 f"{shape_str(extrinsics.shape)} and {shape_str(intrinsics.shape)}"
             )
-    return intrinsics, extrinsics
 
 
 def unproject_depth(

@@ -12,7 +12,7 @@ import torch
 from ._checks import check_rigid, check_tensor, shape_str
 from .camera import se3_inverse
 
-__all__ = ["skew_symmetric", "essential_from_cameras", "fundamental_from_cameras", "sampson_error"]
+__all__ = ["essential_from_cameras", "fundamental_from_cameras", "sampson_error", "skew_symmetric"]
 
 
 def skew_symmetric(vectors: torch.Tensor) -> torch.Tensor:
@@ -21,7 +21,7 @@ def skew_symmetric(vectors: torch.Tensor) -> torch.Tensor:
     x, y, z = vectors.unbind(-1)
     zeros = torch.zeros_like(x)
     rows = (zeros, -z, y, z, zeros, -x, -y, x, zeros)
-    return torch.stack(rows, dim=-1).reshape(vectors.shape[:-1] + (3, 3))
+    return torch.stack(rows, dim=-1).reshape((*vectors.shape[:-1], 3, 3))
 
 
 def essential_from_cameras(extrinsics1: torch.Tensor, extrinsics2: torch.Tensor) -> torch.Tensor:

@@ -17,7 +17,7 @@ import torch
 from ._checks import check_image_hw, check_rigid, check_tensor
 from .rotation import mat_to_quat, quat_to_mat
 
-__all__ = ["pose_encoding_to_extri_intri", "extri_intri_to_pose_encoding"]
+__all__ = ["extri_intri_to_pose_encoding", "pose_encoding_to_extri_intri"]
 
 
 def pose_encoding_to_extri_intri(
@@ -48,7 +48,7 @@ def pose_encoding_to_extri_intri(
     c_x = torch.full_like(f_x, width / 2.0)
     c_y = torch.full_like(f_x, height / 2.0)
     intrinsics = torch.stack((f_x, zeros, c_x, zeros, f_y, c_y, zeros, zeros, ones), dim=-1)
-    return extrinsics, intrinsics.reshape(f_x.shape + (3, 3))
+    return extrinsics, intrinsics.reshape((*f_x.shape, 3, 3))
 
 
 def extri_intri_to_pose_encoding(

@@ -2,9 +2,9 @@
 
 Relative pose of the pair ``(i, j)`` is ``T_j T_i^{-1}`` (camera ``j`` from camera ``i``), which does not
 depend on the world frame; the translation error compares directions only, so it is also scale-free.
-The released VGGT Co3D script instead composes ``T_i^{-1} T_j`` on camera-from-world matrices (a
-carry-over from row-vector PyTorch3D code) and folds translation angles to ``min(θ, 180° - θ)``; pass
-``sign_ambiguous=True`` for the latter.
+The released VGGT Co3D script instead composes ``T_i^{-1} T_j`` of its camera-from-world matrices (for
+which the translation part depends on the world frame, so it first moves the ground truth into camera 0's
+frame) and folds translation angles to ``min(θ, 180° - θ)``; ``sign_ambiguous=True`` gives the latter.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from .camera import se3_inverse
 from .rotation import rotation_angle
 
 __all__ = [
+    "pair_indices",
+    "pairwise_pose_errors",
+    "relative_poses",
     "relative_rotation_error",
     "translation_direction_error",
-    "pair_indices",
-    "relative_poses",
-    "pairwise_pose_errors",
 ]
 
 

@@ -13,7 +13,7 @@ import torch
 
 from ._checks import check_tensor
 
-__all__ = ["quat_to_mat", "mat_to_quat", "axis_angle_to_mat", "rotation_angle"]
+__all__ = ["axis_angle_to_mat", "mat_to_quat", "quat_to_mat", "rotation_angle"]
 
 # Floor on the divisor 2 * max(candidate, floor) in ``mat_to_quat`` (VGGT's value).
 _CANDIDATE_FLOOR = 0.1
@@ -36,7 +36,7 @@ def quat_to_mat(quaternions: torch.Tensor) -> torch.Tensor:
         s * (x * y + z * w), 1 - s * (x * x + z * z), s * (y * z - x * w),
         s * (x * z - y * w), s * (y * z + x * w), 1 - s * (x * x + y * y),
     )  # fmt: skip
-    return torch.stack(rows, dim=-1).reshape(quaternions.shape[:-1] + (3, 3))
+    return torch.stack(rows, dim=-1).reshape((*quaternions.shape[:-1], 3, 3))
 
 
 def _sqrt_positive_part(x: torch.Tensor) -> torch.Tensor:
@@ -59,7 +59,7 @@ def mat_to_quat(matrices: torch.Tensor) -> torch.Tensor:
         ``[..., 4]``.
     """
     check_tensor(matrices, "matrices", (3, 3))
-    m = matrices.reshape(matrices.shape[:-2] + (9,)).unbind(-1)
+    m = matrices.reshape((*matrices.shape[:-2], 9)).unbind(-1)
     m00, m01, m02, m10, m11, m12, m20, m21, m22 = m
     magnitudes = _sqrt_positive_part(
         torch.stack(
@@ -86,7 +86,7 @@ def mat_to_quat(matrices: torch.Tensor) -> torch.Tensor:
     floor = torch.full_like(magnitudes, _CANDIDATE_FLOOR)
     candidates = candidates / (2.0 * torch.maximum(magnitudes, floor)).unsqueeze(-1)
     best = magnitudes.argmax(dim=-1)  # first index on ties
-    index = best[..., None, None].expand(best.shape + (1, 4))
+    index = best[..., None, None].expand((*best.shape, 1, 4))
     rijk = torch.gather(candidates, -2, index).squeeze(-2)  # [..., 4]
     xyzw = torch.cat((rijk[..., 1:], rijk[..., :1]), dim=-1)
     return torch.where(xyzw[..., 3:] < 0, -xyzw, xyzw)
