@@ -274,7 +274,11 @@ class Panel(_Posed):
         """Ray parameter [M] of the first hit (inf = miss) for origins [3] / [3,M], dirs [3,M]."""
         o, d = self.to_local(origins, dirs)
         t = -o[2] / _safe(d[2])
-        ok = (t > T_MIN) & (np.abs(o[0] + t * d[0]) <= self.half_size[0]) & (np.abs(o[1] + t * d[1]) <= self.half_size[1])
+        ok = (
+            (t > T_MIN)
+            & (np.abs(o[0] + t * d[0]) <= self.half_size[0])
+            & (np.abs(o[1] + t * d[1]) <= self.half_size[1])
+        )
         return np.where(ok, t, np.inf)
 
     def surface(self, points: np.ndarray, dirs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -358,7 +362,7 @@ def _camera_dirs(K: np.ndarray, extrinsic: np.ndarray, u: np.ndarray, v: np.ndar
     """World ray directions [3,M] through pixels (u, v), scaled to camera-frame z = 1."""
     k_inv = np.linalg.inv(K)
     x = k_inv[0, 0] * u + k_inv[0, 1] * v + k_inv[0, 2]
-    y = k_inv[1, 1] * v + k_inv[1, 2]
+    y = k_inv[1, 0] * u + k_inv[1, 1] * v + k_inv[1, 2]
     return _mul_t(extrinsic[:, :3], np.stack([x, y, np.ones_like(x)]))
 
 
@@ -388,7 +392,7 @@ def project_points(K: np.ndarray, extrinsic: np.ndarray, points: np.ndarray) -> 
     z = cam[2]
     x, y = cam[0] / _safe(z), cam[1] / _safe(z)
     u = K[0, 0] * x + K[0, 1] * y + K[0, 2]
-    v = K[1, 1] * y + K[1, 2]
+    v = K[1, 0] * x + K[1, 1] * y + K[1, 2]
     return np.stack([u, v], axis=1), z
 
 
@@ -500,8 +504,8 @@ def render_view(
                     colour += _trace(world, origin, sub_dirs, shade=True)[2]  # type: ignore[operator]
             colour /= supersample**2
         rgb[sl] = colour
-        depth[sl] = np.where(ok, t, 0.0)
-        points[sl] = np.where(ok, origin[:, None] + t * dirs, 0.0).T
+        depth[sl] = np.where(ok, t, 0.0)  # also replaces inf (misses)
+        points[sl] = np.where(ok, origin[:, None] + depth[sl] * dirs, 0.0).T
         valid[sl] = ok
     return RenderedView(
         image=np.round(rgb * 255.0).astype(np.uint8).reshape(height, width, 3),

@@ -22,8 +22,10 @@ exact up to rounding and the tolerance can be tight. Positions of points behind 
 are 0 (and invisible).
 
 Everything is a function of ``(config, seed)``: two calls with the same arguments give
-bit-identical arrays. Independent random streams are used for the layout, the cameras and
-the tracks, so e.g. changing ``num_tracks`` does not move the cameras.
+bit-identical arrays (on one machine; numpy's SIMD kernels for sin/atan/... may differ in
+the last bit across CPU generations). The renderer uses no BLAS, so results do not depend on
+thread counts. Independent random streams are used for the layout, the cameras and the
+tracks, so e.g. changing ``num_tracks`` does not move the cameras or change the images.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from vggt_py.data.render import (
     render_view,
     track_visibility,
 )
-from vggt_py.data.textures import random_colors, random_texture
+from vggt_py.data.textures import random_texture
 
 __all__ = [
     "DIFFICULTIES",
@@ -84,8 +86,8 @@ class SceneConfig:
         principal_point_jitter: principal point = (W/2, H/2) + U(-j, j) * (W, H).
         shared_intrinsics: one K for all frames instead of one per frame.
         trajectory: "orbit" (arc around the objects, looking at them), "forward" (straight
-            line, constant viewing direction turned towards the objects) or "random"
-            (unordered positions on an arc, each looking at a random point among the objects).
+            line towards the objects, constant viewing direction) or "random" (unordered
+            positions on an arc, each looking at a random point among the objects).
         baseline: length in metres of the camera path (arc or line) from the first to the
             last frame; for "random" the length of the arc positions are drawn from.
         rotation_jitter_deg: std-dev of a random per-frame rotation (each axis) applied to
@@ -118,26 +120,36 @@ class SceneConfig:
 
     def __post_init__(self) -> None:
         checks = [
-            (self.num_frames >= 1, "num_frames must be >= 1"),
-            (self.height >= 2 and self.width >= 2, "height and width must be >= 2"),
-            (self.num_objects >= 0, "num_objects must be >= 0"),
-            (len(self.object_kinds) > 0, "object_kinds must not be empty"),
-            (set(self.object_kinds) <= set(OBJECT_KINDS), f"object_kinds must be among {OBJECT_KINDS}"),
-            (0.0 <= self.floating_fraction <= 1.0, "floating_fraction must be in [0, 1]"),
-            (len(self.fov_deg) == 2, "fov_deg must be a (low, high) pair"),
-            (0.0 < self.fov_deg[0] <= self.fov_deg[-1] < 170.0, "fov_deg must satisfy 0 < low <= high < 170"),
-            (0.0 <= self.principal_point_jitter <= 0.25, "principal_point_jitter must be in [0, 0.25]"),
-            (self.trajectory in TRAJECTORIES, f"trajectory must be one of {TRAJECTORIES}"),
-            (self.baseline >= 0.0, "baseline must be >= 0"),
-            (self.rotation_jitter_deg >= 0.0, "rotation_jitter_deg must be >= 0"),
-            (self.texture_richness >= 0.0, "texture_richness must be >= 0"),
-            (self.num_tracks >= 0, "num_tracks must be >= 0"),
-            (self.track_tolerance > 0.0, "track_tolerance must be > 0"),
-            (self.supersample >= 1, "supersample must be >= 1"),
+            (self.num_frames >= 1, f"num_frames must be >= 1, got {self.num_frames}"),
+            (self.height >= 2 and self.width >= 2, f"height and width must be >= 2, got {self.height}x{self.width}"),
+            (self.num_objects >= 0, f"num_objects must be >= 0, got {self.num_objects}"),
+            (
+                len(self.object_kinds) > 0 and set(self.object_kinds) <= set(OBJECT_KINDS),
+                f"object_kinds must be a non-empty subset of {OBJECT_KINDS}, got {self.object_kinds}",
+            ),
+            (
+                0.0 <= self.floating_fraction <= 1.0,
+                f"floating_fraction must be in [0, 1], got {self.floating_fraction}",
+            ),
+            (
+                len(self.fov_deg) == 2 and 0.0 < self.fov_deg[0] <= self.fov_deg[-1] < 170.0,
+                f"fov_deg must be (low, high) with 0 < low <= high < 170, got {self.fov_deg}",
+            ),
+            (
+                0.0 <= self.principal_point_jitter <= 0.25,
+                f"principal_point_jitter must be in [0, 0.25], got {self.principal_point_jitter}",
+            ),
+            (self.trajectory in TRAJECTORIES, f"trajectory must be one of {TRAJECTORIES}, got {self.trajectory!r}"),
+            (self.baseline >= 0.0, f"baseline must be >= 0, got {self.baseline}"),
+            (self.rotation_jitter_deg >= 0.0, f"rotation_jitter_deg must be >= 0, got {self.rotation_jitter_deg}"),
+            (self.texture_richness >= 0.0, f"texture_richness must be >= 0, got {self.texture_richness}"),
+            (self.num_tracks >= 0, f"num_tracks must be >= 0, got {self.num_tracks}"),
+            (self.track_tolerance > 0.0, f"track_tolerance must be > 0, got {self.track_tolerance}"),
+            (self.supersample >= 1, f"supersample must be >= 1, got {self.supersample}"),
         ]
         for ok, message in checks:
             if not ok:
-                raise ValueError(f"SceneConfig: {message} (got {self})")
+                raise ValueError(f"SceneConfig: {message}")
 
     @classmethod
     def preset(cls, difficulty: str = "default", **overrides: object) -> SceneConfig:
@@ -148,27 +160,27 @@ class SceneConfig:
         wide-baseline views with strong rotation jitter, weaker textures, open ceiling.
         """
         presets: dict[str, dict[str, object]] = {
-            "easy": dict(
-                num_objects=4,
-                floating_fraction=0.0,
-                fov_deg=(55.0, 65.0),
-                shared_intrinsics=True,
-                baseline=1.2,
-                rotation_jitter_deg=1.0,
-                texture_richness=1.5,
-            ),
+            "easy": {
+                "num_objects": 4,
+                "floating_fraction": 0.0,
+                "fov_deg": (55.0, 65.0),
+                "shared_intrinsics": True,
+                "baseline": 1.2,
+                "rotation_jitter_deg": 1.0,
+                "texture_richness": 1.5,
+            },
             "default": {},
-            "hard": dict(
-                num_objects=14,
-                floating_fraction=0.5,
-                fov_deg=(35.0, 95.0),
-                principal_point_jitter=0.05,
-                trajectory="random",
-                baseline=6.0,
-                rotation_jitter_deg=10.0,
-                texture_richness=0.6,
-                open_ceiling=True,
-            ),
+            "hard": {
+                "num_objects": 14,
+                "floating_fraction": 0.5,
+                "fov_deg": (35.0, 95.0),
+                "principal_point_jitter": 0.05,
+                "trajectory": "random",
+                "baseline": 6.0,
+                "rotation_jitter_deg": 10.0,
+                "texture_richness": 0.6,
+                "open_ceiling": True,
+            },
         }
         if difficulty not in presets:
             raise ValueError(f"difficulty must be one of {DIFFICULTIES}, got {difficulty!r}")
@@ -288,7 +300,8 @@ def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray | None = None) -
     ``up`` (default +z) is the world direction that appears upwards (towards -y in the image).
     """
     up = np.array([0.0, 0.0, 1.0]) if up is None else np.asarray(up, dtype=np.float64)
-    forward = np.asarray(target, dtype=np.float64) - np.asarray(eye, dtype=np.float64)
+    eye = np.asarray(eye, dtype=np.float64)
+    forward = np.asarray(target, dtype=np.float64) - eye
     norm = np.linalg.norm(forward)
     right = np.cross(forward, up)
     if norm < 1e-12 or np.linalg.norm(right) < 1e-9 * norm:
@@ -357,9 +370,7 @@ def sample_layout(config: SceneConfig, rng: np.random.Generator) -> SceneLayout:
     richness = config.texture_richness
     object_radius = float(rng.uniform(1.4, 2.0))
     camera_radius = object_radius + float(rng.uniform(1.0, 1.6))
-    reach = camera_radius
-    if config.trajectory == "forward":
-        reach = float(np.hypot(camera_radius, config.baseline / 2))
+    reach = camera_radius + (config.baseline if config.trajectory == "forward" else 0.0)
     half_x, half_y = (max(float(rng.uniform(3.8, 6.0)), reach + 0.8) for _ in range(2))
     height = float(rng.uniform(2.6, 3.6))
     room = Room(
@@ -416,9 +427,7 @@ def _camera_heights(layout: SceneLayout, rng: np.random.Generator) -> tuple[floa
     return float(rng.uniform(0.9, top)), float(rng.uniform(0.9, top))
 
 
-def _trajectory(
-    config: SceneConfig, layout: SceneLayout, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
+def _trajectory(config: SceneConfig, layout: SceneLayout, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Camera centres [S,3] and look-at targets [S,3]."""
     s = config.num_frames
     frac = np.linspace(0.0, 1.0, s) if s > 1 else np.zeros(1)
@@ -433,14 +442,15 @@ def _trajectory(
         eyes = np.stack([r_cam * np.cos(theta), r_cam * np.sin(theta), heights], axis=1)
         targets = np.array([0.0, 0.0, target_height]) + rng.normal(0, 0.25, size=(s, 3)) * [1, 1, 0.5]
     elif config.trajectory == "forward":
-        radial = np.array([np.cos(theta0), np.sin(theta0), 0.0])
-        tangent = sign * np.array([-np.sin(theta0), np.cos(theta0), 0.0])
-        offsets = (frac - 0.5) * config.baseline
-        eyes = r_cam * radial + offsets[:, None] * tangent
+        # Dolly towards the objects along a line slightly off the radial direction, ending at
+        # distance r_cam from the room axis; the view direction stays fixed.
+        yaw = theta0 + np.pi + rng.uniform(-0.25, 0.25)
+        motion = np.array([np.cos(yaw), np.sin(yaw), 0.0])
+        end = r_cam * np.array([np.cos(theta0), np.sin(theta0), 0.0])
+        eyes = end + ((frac - 1.0) * config.baseline)[:, None] * motion
         eyes[:, 2] = heights
-        inward = np.deg2rad(rng.uniform(25, 55))
-        view = np.cos(inward) * tangent - np.sin(inward) * radial
-        targets = eyes + 3.0 * view
+        view = np.array([-np.cos(theta0), -np.sin(theta0), 0.0]) * r_cam
+        targets = eyes + view + rng.normal(0, 0.15, size=3) * [1, 1, 0]
         targets[:, 2] = target_height
     else:  # "random"
         theta = theta0 + sign * min(config.baseline / r_cam, 2 * np.pi) * rng.random(s)
@@ -452,9 +462,7 @@ def _trajectory(
     return eyes, targets
 
 
-def sample_cameras(
-    config: SceneConfig, layout: SceneLayout, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
+def sample_cameras(config: SceneConfig, layout: SceneLayout, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Sample intrinsics [S,3,3] and camera-from-world extrinsics [S,3,4] (float64)."""
     intrinsics = _sample_intrinsics(config, rng)
     eyes, targets = _trajectory(config, layout, rng)
@@ -545,7 +553,7 @@ def generate_scene(config: SceneConfig, seed: int) -> SyntheticScene:
         A :class:`SyntheticScene`.
     """
     if not isinstance(config, SceneConfig):
-        raise ValueError(f"config must be a SceneConfig, got {type(config).__name__}")
+        raise TypeError(f"config must be a SceneConfig, got {type(config).__name__}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     layout_seq, camera_seq, track_seq = np.random.SeedSequence(int(seed)).spawn(3)
@@ -559,9 +567,7 @@ def generate_scene(config: SceneConfig, seed: int) -> SyntheticScene:
     if config.num_tracks > 0:
         rng = np.random.default_rng(track_seq)
         queries = sample_queries(layout.world, intrinsics[0], extrinsics[0], h, w, config.num_tracks, rng)
-        tracks, visibility = compute_tracks(
-            layout.world, intrinsics, extrinsics, queries, h, w, config.track_tolerance
-        )
+        tracks, visibility = compute_tracks(layout.world, intrinsics, extrinsics, queries, h, w, config.track_tolerance)
     else:
         tracks, visibility = np.zeros((config.num_frames, 0, 2)), np.zeros((config.num_frames, 0), dtype=bool)
     return SyntheticScene(

@@ -43,18 +43,21 @@ class Texture(Protocol):
 # ----------------------------------------------------------------------------- hashing
 
 
+def _mix(h: np.ndarray) -> np.ndarray:
+    """The "lowbias32" finaliser: a bijection on uint32 with good avalanche."""
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x7FEB352D)
+    h = h ^ (h >> np.uint32(15))
+    h = h * np.uint32(0x846CA68B)
+    return h ^ (h >> np.uint32(16))
+
+
 def hash2d(ix: np.ndarray, iy: np.ndarray, seed: int) -> np.ndarray:
-    """A well-mixed uint32 hash of integer lattice coordinates (any int arrays, same shape)."""
+    """A well-mixed uint32 hash of integer lattice coordinates (int arrays of one shape)."""
     x = np.asarray(ix, dtype=np.int64).astype(np.uint32)
     y = np.asarray(iy, dtype=np.int64).astype(np.uint32)
-    h = (x * np.uint32(0x8DA6B343)) ^ (y * np.uint32(0xD8163841)) ^ np.uint32(seed & 0xFFFFFFFF)
-    # "lowbias32" finaliser: avalanche the bits.
-    h ^= h >> np.uint32(16)
-    h *= np.uint32(0x7FEB352D)
-    h ^= h >> np.uint32(15)
-    h *= np.uint32(0x846CA68B)
-    h ^= h >> np.uint32(16)
-    return h
+    h = _mix(x + np.uint32((seed * 0x9E3779B9) & 0xFFFFFFFF))
+    return _mix(h ^ y)
 
 
 def _unit(h: np.ndarray) -> np.ndarray:
@@ -192,14 +195,14 @@ class Blobs:
         for dx in (-1, 0, 1):
             for dy in (-1, 0, 1):
                 cx, cy = base[:, 0] + dx, base[:, 1] + dy
-                h = hash2d(cx, cy, self.seed)
-                jx = cx + 0.15 + 0.7 * _unit(hash2d(cx, cy, self.seed + 1))
-                jy = cy + 0.15 + 0.7 * _unit(hash2d(cx, cy, self.seed + 2))
+                h = hash2d(cx, cy, self.seed)  # low / high 16 bits place the cell's point
+                jx = cx + 0.15 + 0.7 * ((h & np.uint32(0xFFFF)) * (1.0 / 65536.0))
+                jy = cy + 0.15 + 0.7 * ((h >> np.uint32(16)) * (1.0 / 65536.0))
                 d2 = (p[:, 0] - jx) ** 2 + (p[:, 1] - jy) ** 2
                 closer = d2 < best_d2
                 best_d2 = np.where(closer, d2, best_d2)
                 best_h = np.where(closer, h, best_h)
-        out = self.colors[best_h % np.uint32(self.colors.shape[0])]
+        out = self.colors[_mix(best_h) % np.uint32(self.colors.shape[0])]
         if self.radius < 0.75:
             outside = best_d2 > self.radius**2
             out[outside] = self.background
