@@ -93,8 +93,6 @@ def reconstruct(
     if point_source == "head" and net.point_head is None:
         raise ValueError("point_source='head' needs a model with the point head enabled")
     batch = _as_batch(images, mode, net.config.img_size, net.config.patch_size)
-    if frames_chunk_size is not None:
-        net.set_frames_chunk_size(frames_chunk_size)
 
     queries_model = None
     if query_points is not None:
@@ -105,11 +103,18 @@ def reconstruct(
 
     compute = autocast_dtype(dev, dtype)
     pixels = batch.images.to(dev)
-    with torch.autocast(device_type=dev.type, dtype=compute, enabled=compute != torch.float32):
-        out = net(
-            pixels,
-            query_points=None if queries_model is None else torch.from_numpy(queries_model).to(dev),
-        )
+    previous_chunk = net.config.depth_head.frames_chunk_size
+    try:
+        if frames_chunk_size is not None:
+            net.set_frames_chunk_size(frames_chunk_size)
+        with torch.autocast(device_type=dev.type, dtype=compute, enabled=compute != torch.float32):
+            out = net(
+                pixels,
+                query_points=None if queries_model is None else torch.from_numpy(queries_model).to(dev),
+            )
+    finally:
+        if frames_chunk_size is not None:
+            net.set_frames_chunk_size(previous_chunk)
     height, width = pixels.shape[-2:]
     extrinsics, intrinsics = pose_encoding_to_extri_intri(out["pose_enc"][0].float(), (height, width))
     depth = out["depth"][0, ..., 0].float()
