@@ -16,6 +16,9 @@ from collections.abc import Sequence
 # "module:function" entries, imported lazily so ``vggt-py --help`` stays fast.
 COMMAND_MODULES: tuple[str, ...] = (
     "vggt_py.evaluation.commands:register",
+    "vggt_py.data.commands:register",
+    "vggt_py.inference.commands:register",
+    "vggt_py.inference.check_commands:register",
 )
 
 
@@ -47,4 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # Run through the package module, so sub-commands and this entry point share one CLIError class.
+    from vggt_py.cli import main as package_main
+
+    sys.exit(package_main())

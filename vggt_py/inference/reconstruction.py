@@ -10,9 +10,12 @@ alike (OpenCV's convention; COLMAP's pixel centres sit at ``+0.5``, which the CO
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from vggt_py.inference.consistency import ConsistencyReport, ConsistencyThresholds
 
 __all__ = ["PointSource", "Reconstruction"]
 
@@ -108,6 +111,12 @@ class Reconstruction:
             assert self.points_conf is not None
             return self.points_conf
         return self.depth_conf
+
+    def check(self, thresholds: ConsistencyThresholds | None = None, **kwargs: Any) -> ConsistencyReport:
+        """Consistency of the redundant outputs; see :func:`vggt_py.inference.consistency.check`."""
+        from vggt_py.inference.consistency import check
+
+        return check(self, thresholds, **kwargs)
 
     # ----------------------------------------------------------------------- filtering
     def content_mask(self) -> np.ndarray:
