@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from helpers import SHARED
 from vggt_py import VGGT, VGGTConfig
 from vggt_py.cli import main
 from vggt_py.inference.commands import (
@@ -21,7 +22,7 @@ from vggt_py.inference.commands import (
 )
 from vggt_py.inference.export import load_npz, select_points
 
-ROOM = Path("/work/shared/examples/room/images")
+ROOM = SHARED / "examples" / "room" / "images"
 needs_room = pytest.mark.skipif(not ROOM.is_dir(), reason="example photos not present")
 
 
@@ -272,3 +273,13 @@ def test_frames_that_fit_inverts_the_estimate(tiny_config: VGGTConfig) -> None:
         assert estimate_memory(tiny_config, fit).total <= 0.9 * available < estimate_memory(tiny_config, fit + 1).total
     assert frames_that_fit(tiny_config, params * 4) == 0  # the weights alone take it all
     assert available_memory(torch.device("cpu")) > 0
+
+
+def test_reconstruct_refine_and_consistent_filter(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    photos = write_photos(tmp_path / "photos", (140, 112), 3)
+    code = run("reconstruct", photos, "-o", tmp_path / "out", "--model", model_dir, "--formats", "npz,ply",
+               "--refine", "--filter", "consistent")
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "bundle adjustment" in out and "multi-view consistent" in out
+    assert (tmp_path / "out" / "reconstruction.npz").is_file()

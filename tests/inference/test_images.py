@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from helpers import SHARED
 from vggt_py.inference.images import (
     IMAGE_EXTENSIONS,
     ImageBatch,
@@ -23,7 +24,7 @@ from vggt_py.inference.images import (
     to_rgb,
 )
 
-EXAMPLES = Path("/work/shared/examples")
+EXAMPLES = SHARED / "examples"
 ROOM = EXAMPLES / "room" / "images"
 PAINTING = EXAMPLES / "single_oil_painting" / "images"
 needs_examples = pytest.mark.skipif(not ROOM.is_dir() or not PAINTING.is_dir(), reason="example photos not present")

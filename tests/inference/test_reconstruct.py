@@ -12,6 +12,7 @@ import torch
 import trimesh
 from PIL import Image
 
+from helpers import SHARED
 from vggt_py import VGGT, VGGTConfig
 from vggt_py.inference.api import reconstruct
 from vggt_py.inference.export import export, load_npz, to_colmap
@@ -19,7 +20,7 @@ from vggt_py.inference.images import ImageLoadError, load_images
 
 pycolmap = pytest.importorskip("pycolmap")
 
-EXAMPLES = Path("/work/shared/examples")
+EXAMPLES = SHARED / "examples"
 ROOM = EXAMPLES / "room" / "images"
 PAINTING = EXAMPLES / "single_oil_painting" / "images"
 needs_examples = pytest.mark.skipif(not ROOM.is_dir() or not PAINTING.is_dir(), reason="example photos not present")

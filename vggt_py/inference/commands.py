@@ -498,6 +498,18 @@ def run_reconstruct(args: argparse.Namespace) -> int:
             batch = _load_batch(source, model, args.mode, args.max_frames, console)
         with _stage(progress, f"Inference ({_plural(len(batch), 'frame')})", times=times, key="inference"):
             rec = _infer(batch, model, device, args, point_source=args.points)
+        notes: list[str] = []
+        if args.refine:
+            with _stage(progress, "Refining (bundle adjustment)", times=times, key="refine"):
+                rec, note = _refine(rec)
+            notes.append(note)
+        mask = None
+        if args.filter == "consistent":
+            from vggt_py.inference.consistency import consistent_mask
+
+            with _stage(progress, "Multi-view consistency", times=times, key="consistency"):
+                mask = consistent_mask(rec)
+            filter_text += " and multi-view consistent"
         with _stage(progress, "Exporting", total=len(formats), times=times, key="export") as task:
             for fmt in formats:
                 progress.update(task, description=f"Writing {OUTPUT_NAMES[fmt]}")
@@ -509,6 +521,7 @@ def run_reconstruct(args: argparse.Namespace) -> int:
                             (fmt,),
                             conf_threshold=threshold,
                             conf_percentile=percentile,
+                            mask=mask,
                             colmap_max_points=_COLMAP_MAX_POINTS,
                         )
                     )
@@ -516,9 +529,27 @@ def run_reconstruct(args: argparse.Namespace) -> int:
                     raise CLIError(f"{fmt} export failed: {err}") from err
                 progress.advance(task)
             progress.update(task, description="Exporting")
-    kept = len(select_points(rec, threshold, percentile))
-    _print_summary(rec, written, kept, int(rec.content_mask().sum()), filter_text, times, source)
+    kept = len(select_points(rec, threshold, percentile, mask=mask))
+    _print_summary(rec, written, kept, int(rec.content_mask().sum()), filter_text, times, source, notes)
     return 0
+
+
+def _refine(rec: Reconstruction) -> tuple[Reconstruction, str]:
+    """Bundle-adjust ``rec``; on failure keep the feed-forward result and say why."""
+    from vggt_py.inference.refine import refine
+
+    try:
+        result = refine(rec)
+    except ImportError as err:
+        raise CLIError(str(err)) from err
+    report = result.report
+    failed = getattr(report, "failed_frames", [])
+    if not report.refined:
+        return rec, f"not refined: {report.message}"
+    note = f"refined: {report.message}"
+    if failed:
+        note += f" (kept the feed-forward camera of frames {list(failed)})"
+    return result.reconstruction, note
 
 
 def _print_summary(
@@ -529,6 +560,7 @@ def _print_summary(
     filter_text: str,
     times: dict[str, float],
     source: str | Path | list[Path],
+    notes: list[str] | None = None,
 ) -> None:
     from rich.table import Table
 
@@ -548,6 +580,8 @@ def _print_summary(
     table.add_row("points kept", f"{kept:,} of {candidates:,}{share}, {filter_text}")
     if "colmap" in written and kept > _COLMAP_MAX_POINTS:
         table.add_row("COLMAP points", f"{_COLMAP_MAX_POINTS:,} (a random subset)")
+    for note in notes or []:
+        table.add_row("bundle adjustment", _escape(note))
     for fmt, path in written.items():
         table.add_row(f"wrote {fmt}", f"{_escape(str(path))} ({_human_bytes(_file_size(path))})")
     steps = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in times.items())
@@ -587,6 +621,18 @@ def _register_reconstruct(subparsers: argparse._SubParsersAction) -> None:
         choices=("depth", "head"),
         default="depth",
         help="point source: depth unprojected with the cameras (default) or the point head",
+    )
+    parser.add_argument(
+        "--refine",
+        action="store_true",
+        help="refine cameras by bundle adjustment (pycolmap) on the model's own correspondences; "
+        "frames that cannot be refined keep their feed-forward camera",
+    )
+    parser.add_argument(
+        "--filter",
+        choices=("none", "consistent"),
+        default="none",
+        help="'consistent': export only points whose depth neighbouring views confirm",
     )
     _add_run_arguments(parser)
     parser.set_defaults(func=run_reconstruct)
