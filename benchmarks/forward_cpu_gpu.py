@@ -97,16 +97,19 @@ def main() -> int:
     parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16"])
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--recipe", type=Path, default=SHARED / "parity" / "weight_recipe.py")
-    parser.add_argument("--no-track", action="store_true", help="(tracks are never run: no query points)")
+    parser.add_argument("--chunk", type=int, default=None, help="frames per dense-head pass (default: the config's)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
     t0 = time.perf_counter()
     model = build_model(args.recipe, args.device, torch.float32)
+    if args.chunk is not None:
+        model.set_frames_chunk_size(args.chunk)
     print(f"# built VGGT-1B with recipe weights in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     machine = torch.cuda.get_device_name() if args.device == "cuda" else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
     rows = []
-    print(f"| frames | {args.height}x{args.width} {args.dtype} latency (s) | peak memory added (MiB) |")
+    chunk = model.config.depth_head.frames_chunk_size
+    print(f"| frames | {args.height}x{args.width} {args.dtype} latency (s) | peak memory added (MiB) | head chunk {chunk} |")
     print("|---:|---:|---:|")
     for frames in args.frames:
         try:

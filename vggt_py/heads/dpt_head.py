@@ -168,7 +168,7 @@ class DPTHead(nn.Module):
         conf_activation: str = "expp1",
         pos_embed: bool = True,
         down_ratio: int = 1,
-        frames_chunk_size: int | None = 8,
+        frames_chunk_size: int | None = 1,
     ):
         super().__init__()
         if len(out_channels) != 4 or len(layer_indices) != 4:
