@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vggt_py.evaluation.commands:register",
     "vggt_py.data.commands:register",
     "vggt_py.inference.commands:register",
+    "vggt_py.training.commands:register",
     "vggt_py.inference.check_commands:register",
 )
 

@@ -1,0 +1,90 @@
+"""The VGGT forward pass used for training.
+
+:class:`TrainingModule` runs the aggregator and the heads that are being trained, like
+:meth:`vggt_py.VGGT.forward` (camera, depth and point heads in float32 also under autocast, the track
+head following the caller's autocast), but returns what the losses need: every tracker iteration and
+the raw visibility / confidence logits. Being an ``nn.Module`` whose ``forward`` does all the work,
+it can be wrapped by DDP or FSDP.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Collection
+from typing import Any
+
+import torch
+from torch import nn
+
+from vggt_py.model import VGGT
+
+__all__ = ["HEADS", "TrainingModule"]
+
+HEADS: tuple[str, ...] = ("camera", "depth", "point", "track")
+
+
+class TrainingModule(nn.Module):
+    """Wraps a :class:`~vggt_py.VGGT` for training.
+
+    ``forward(images [B,S,3,H,W], query_points [B,N,2] | None)`` returns ``pose_enc_list`` (camera),
+    ``depth``/``depth_conf`` (depth), ``world_points``/``world_points_conf`` (point) and, with query
+    points, ``track_list`` (per-iteration [B,S,N,2]), ``vis_logits`` and ``conf_logits`` [B,S,N] (track),
+    for the heads listed in ``heads`` that the model has.
+
+    When no aggregator parameter requires a gradient (e.g. ``freeze: [aggregator*]``), the aggregator
+    runs under ``torch.no_grad`` and in eval mode: no activations are stored for it.
+    """
+
+    def __init__(self, model: VGGT, heads: Collection[str] = HEADS):
+        super().__init__()
+        unknown = set(heads) - set(HEADS)
+        if unknown:
+            raise ValueError(f"unknown heads {sorted(unknown)}; expected a subset of {HEADS}")
+        present = {name for name in HEADS if getattr(model, f"{name}_head") is not None}
+        self.model = model
+        self.heads = tuple(name for name in HEADS if name in heads and name in present)
+        if not self.heads:
+            raise ValueError(f"none of the heads {sorted(heads)} is enabled in the model (it has {sorted(present)})")
+        config = model.config
+        depth = config.aggregator.depth
+        layers: set[int] = set()
+        if "camera" in self.heads:
+            layers.add(depth - 1)
+        for name in ("depth", "point", "track"):
+            if name in self.heads:
+                layers.update(i % depth for i in getattr(config, f"{name}_head").intermediate_layer_idx)
+        self._layers = tuple(sorted(layers))
+
+    @property
+    def aggregator_frozen(self) -> bool:
+        return not any(p.requires_grad for p in self.model.aggregator.parameters())
+
+    def train(self, mode: bool = True) -> TrainingModule:
+        super().train(mode)
+        if mode and self.aggregator_frozen:
+            self.model.aggregator.eval()
+        return self
+
+    def forward(self, images: torch.Tensor, query_points: torch.Tensor | None = None) -> dict[str, Any]:
+        if images.dim() != 5 or images.shape[2] != 3:
+            raise ValueError(f"images must be [B,S,3,H,W], got {tuple(images.shape)}")
+        image_hw = (images.shape[-2], images.shape[-1])
+        model = self.model
+        frozen = contextlib.nullcontext() if not self.aggregator_frozen else torch.no_grad()
+        with frozen:
+            layers, patch_start_idx = model.aggregator(images, keep_layers=self._layers)
+        out: dict[str, Any] = {}
+        with torch.autocast(device_type=images.device.type, enabled=False):
+            fp32 = {i: t.float() for i, t in layers.items()}
+            if "camera" in self.heads:
+                out["pose_enc_list"] = model.camera_head(fp32)
+            if "depth" in self.heads:
+                out["depth"], out["depth_conf"] = model.depth_head(fp32, image_hw, patch_start_idx)
+            if "point" in self.heads:
+                out["world_points"], out["world_points_conf"] = model.point_head(fp32, image_hw, patch_start_idx)
+        if "track" in self.heads and query_points is not None:
+            head = model.track_head
+            fmaps = head.feature_extractor(layers, image_hw, patch_start_idx)
+            tracks, vis, conf = head.tracker(query_points, fmaps, head.iters, apply_sigmoid=False)
+            out["track_list"], out["vis_logits"], out["conf_logits"] = tracks, vis, conf
+        return out
