@@ -7,6 +7,8 @@ from pathlib import Path
 
 import torch
 
+from vggt_py import VGGT, VGGTConfig
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
 
@@ -26,3 +28,15 @@ def random_images(batch: int | None, frames: int, height: int, width: int, seed:
     g = torch.Generator().manual_seed(seed)
     shape = (frames, 3, height, width) if batch is None else (batch, frames, 3, height, width)
     return torch.rand(shape, generator=g)
+
+
+def sane_tiny_model(img_size: int = 140) -> VGGT:
+    """The tiny random model with a camera head tamed to plausible cameras (fov ~ 1 rad, near identity)."""
+    torch.manual_seed(0)
+    config = VGGTConfig.from_preset("tiny").replace(img_size=img_size)
+    model = VGGT(config).eval()
+    with torch.no_grad():
+        last = model.camera_head.pose_branch.fc2
+        last.weight.mul_(0.05)
+        last.bias.copy_(torch.tensor([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.2]) / config.camera_head.iters)
+    return model

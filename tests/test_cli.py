@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import SHARED
+from helpers import SHARED, sane_tiny_model
 from vggt_py import VGGT, VGGTConfig
 from vggt_py.cli import main
 from vggt_py.inference.commands import (
@@ -26,16 +26,6 @@ ROOM = SHARED / "examples" / "room" / "images"
 needs_room = pytest.mark.skipif(not ROOM.is_dir(), reason="example photos not present")
 
 
-def sane_tiny_model(img_size: int = 140) -> VGGT:
-    """The tiny random model with a camera head tamed to plausible cameras (fov ~ 1 rad, near identity)."""
-    torch.manual_seed(0)
-    config = VGGTConfig.from_preset("tiny").replace(img_size=img_size)
-    model = VGGT(config).eval()
-    with torch.no_grad():
-        last = model.camera_head.pose_branch.fc2
-        last.weight.mul_(0.05)
-        last.bias.copy_(torch.tensor([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.2]) / config.camera_head.iters)
-    return model
 
 
 @pytest.fixture(scope="module")

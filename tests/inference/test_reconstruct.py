@@ -12,7 +12,7 @@ import torch
 import trimesh
 from PIL import Image
 
-from helpers import SHARED
+from helpers import SHARED, sane_tiny_model
 from vggt_py import VGGT, VGGTConfig
 from vggt_py.inference.api import reconstruct
 from vggt_py.inference.export import export, load_npz, to_colmap
@@ -27,16 +27,6 @@ needs_examples = pytest.mark.skipif(not ROOM.is_dir() or not PAINTING.is_dir(), 
 needs_av = pytest.mark.skipif(importlib.util.find_spec("av") is None, reason="PyAV (av) is not installed")
 
 
-def sane_tiny_model(img_size: int = 140) -> VGGT:
-    """The tiny random model with a camera head tamed to plausible cameras (fov ~ 1 rad, near identity)."""
-    torch.manual_seed(0)
-    config = VGGTConfig.from_preset("tiny").replace(img_size=img_size)
-    model = VGGT(config).eval()
-    with torch.no_grad():
-        last = model.camera_head.pose_branch.fc2
-        last.weight.mul_(0.05)
-        last.bias.copy_(torch.tensor([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.2]) / config.camera_head.iters)
-    return model
 
 
 @pytest.fixture(scope="module")
