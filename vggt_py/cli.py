@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vggt_py.inference.commands:register",
     "vggt_py.training.commands:register",
     "vggt_py.inference.check_commands:register",
+    "vggt_py.inference.demo:register",
 )
 
 

@@ -311,8 +311,29 @@ def _tiny_conv() -> VGGTConfig:
     return config
 
 
+def _small() -> VGGTConfig:
+    """The 5.7M-parameter, 224-px model bundled with the package (trained on synthetic scenes).
+
+    Same architecture as VGGT-1B, scaled down: 128-dim tokens, 2-block DINOv2 patch embedding,
+    6 frame + 6 global blocks, camera/depth/point heads; no track head.
+    """
+    dpt = dict(features=32, out_channels=(32, 64, 128, 128), intermediate_layer_idx=(1, 3, 4, 5))
+    return VGGTConfig(
+        img_size=224,
+        patch_size=14,
+        embed_dim=128,
+        aggregator=AggregatorConfig(depth=6, num_heads=4),
+        patch_embed=PatchEmbedConfig(type="dinov2", embed_dim=128, depth=2, num_heads=4),
+        camera_head=CameraHeadConfig(trunk_depth=2, num_heads=4),
+        depth_head=DPTHeadConfig(**dpt),
+        point_head=DPTHeadConfig(**dpt),
+        track_head=TrackHeadConfig(enabled=False),
+    )
+
+
 PRESETS = {
     "vggt-1b": _vggt_1b,
     "tiny": _tiny,
     "tiny-conv": _tiny_conv,
+    "small": _small,
 }

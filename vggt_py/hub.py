@@ -1,4 +1,4 @@
-"""Loading and saving VGGT weights: hub repos, local folders, single files.
+"""Loading and saving VGGT weights: hub repos, local folders, single files, bundled models.
 
 Weights are read with safetensors or ``torch.load(weights_only=True)``; nothing is unpickled
 beyond tensors. Hub access goes through ``huggingface_hub``, so its cache, ``HF_HUB_OFFLINE``,
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from vggt_py.bundled import bundled_model_dir, parse_bundled_spec
 from vggt_py.config import VGGTConfig
 from vggt_py.convert import convert_state_dict, unwrap_checkpoint
 from vggt_py.utils.io import atomic_path, atomic_write_text
@@ -54,7 +55,13 @@ def resolve_pretrained(
     local_files_only: bool = False,
     token: str | bool | None = None,
 ) -> tuple[Path | None, Path]:
-    """Find ``(config.json or None, weights file)`` for a folder, a file or a hub repo id."""
+    """Find ``(config.json or None, weights file)`` for a folder, a file, a hub repo id or a bundled model.
+
+    ``"bundled"`` and ``"bundled:NAME"`` name a model shipped with the package (:mod:`vggt_py.bundled`).
+    """
+    bundled = parse_bundled_spec(repo_id_or_path)
+    if bundled is not None:
+        repo_id_or_path = bundled_model_dir(bundled)
     path = Path(os.path.expanduser(str(repo_id_or_path)))
     if path.is_file():
         config = path.parent / CONFIG_FILE

@@ -1,22 +1,50 @@
-"""``reconstruct``: photos in, cameras, depth, points and colours out."""
+"""``reconstruct``: photos in, cameras, depth, points and colours out; and which model to use.
+
+The default model is :data:`DEFAULT_MODEL` (``facebook/VGGT-1B``), from the local Hugging Face cache
+or the hub. When it is not available (offline, ``HF_HUB_OFFLINE=1``, not cached, the hub unreachable
+or refusing), the model bundled with the package (:data:`vggt_py.bundled.BUNDLED_MODEL`) is used
+instead, and :func:`load_model` says so with a :class:`DefaultModelFallbackWarning`. Whether the hub
+can be reached is decided by one HTTP request bounded by :data:`HUB_PROBE_TIMEOUT` seconds, so an
+offline machine falls back at once instead of waiting through huggingface_hub's retries.
+"""
 
 from __future__ import annotations
 
 import os
+import threading
+import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import torch
 
+from vggt_py.bundled import BUNDLED_MODEL, bundled_model_card, bundled_spec, parse_bundled_spec
 from vggt_py.geometry import pose_encoding_to_extri_intri, unproject_depth
 from vggt_py.inference.images import ImageBatch, load_images
 from vggt_py.inference.reconstruction import PointSource, Reconstruction
 from vggt_py.model import VGGT
 
-__all__ = ["DEFAULT_MODEL", "autocast_dtype", "load_model", "reconstruct", "resolve_device"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "HUB_PROBE_TIMEOUT",
+    "DefaultModelFallbackWarning",
+    "ModelChoice",
+    "autocast_dtype",
+    "hub_reachable",
+    "load_default_model",
+    "load_model",
+    "model_name",
+    "reconstruct",
+    "resolve_default_model",
+    "resolve_device",
+]
 
 DEFAULT_MODEL = "facebook/VGGT-1B"
+HUB_PROBE_TIMEOUT = 3.0  # seconds the hub gets to answer before the default model counts as unavailable
+_REASON_CHARS = 200  # longest download error quoted in the one-line fallback notice
+_NAME_ATTRIBUTE = "name_or_path"  # set on models loaded by load_model (as transformers names it)
 ImageSource = ImageBatch | str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 DtypeName = Literal["auto", "fp32", "bf16", "fp16"]
 
@@ -43,11 +71,163 @@ def autocast_dtype(device: torch.device, dtype: DtypeName | torch.dtype = "auto"
     return torch.float32
 
 
-def load_model(model: VGGT | str | os.PathLike[str] | None, device: torch.device) -> VGGT:
-    """A model object, a hub id / path for :meth:`VGGT.from_pretrained`, or ``None`` for the default."""
+# ---------------------------------------------------------------------------------------------
+# Which model
+
+
+class DefaultModelFallbackWarning(UserWarning):
+    """:data:`DEFAULT_MODEL` was not available, so the bundled model was used (the message says why)."""
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """What the default model resolves to: ``spec`` for :meth:`VGGT.from_pretrained`, and why if not the default."""
+
+    spec: str
+    fallback_reason: str | None = None  # why DEFAULT_MODEL is not used; None when it is
+    cached: bool = False  # DEFAULT_MODEL is in the local Hugging Face cache (loaded without asking the hub)
+
+    @property
+    def is_fallback(self) -> bool:
+        return self.fallback_reason is not None
+
+    def notice(self) -> str:
+        """One line: why :data:`DEFAULT_MODEL` is not used, what is used instead and how to get it."""
+        if self.fallback_reason is None:
+            return f"using {self.spec}"
+        return (
+            f"{DEFAULT_MODEL} not used: {self.fallback_reason}. Using the bundled model {BUNDLED_MODEL} instead, "
+            f"a small synthetic-scene model that is no substitute for VGGT-1B on real photos (model card: "
+            f"{bundled_model_card()}). To get VGGT-1B, run `hf download {DEFAULT_MODEL}` where the hub is "
+            "reachable (copy the Hugging Face cache along), or pass a local folder holding its weights as the model."
+        )
+
+
+def _hub_offline() -> bool:
+    from huggingface_hub import constants
+
+    return bool(getattr(constants, "HF_HUB_OFFLINE", False))
+
+
+def _hub_endpoint() -> str:
+    from huggingface_hub import constants
+
+    return str(getattr(constants, "ENDPOINT", "https://huggingface.co"))
+
+
+def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT) -> bool:
+    """Whether the Hugging Face hub answers one HTTP ``HEAD`` within ``timeout`` seconds (any status counts).
+
+    The request goes through huggingface_hub's own session (its endpoint, ``HF_ENDPOINT`` and proxies
+    apply, and ``HF_HUB_OFFLINE=1`` means unreachable) in a daemon thread, so a name lookup that
+    hangs is bounded by ``timeout`` as well.
+    """
+    if not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if _hub_offline():
+        return False
+    from huggingface_hub.utils import get_session
+
+    done = threading.Event()
+    answered: list[bool] = []
+
+    def probe() -> None:
+        try:
+            get_session().head(_hub_endpoint(), timeout=timeout)
+        except Exception:  # any failure (DNS, refused, TLS, timeout, offline mode) means unreachable
+            answered.append(False)
+        else:
+            answered.append(True)
+        finally:
+            done.set()
+
+    threading.Thread(target=probe, name="vggt-py-hub-probe", daemon=True).start()
+    return done.wait(timeout) and answered == [True]
+
+
+def resolve_default_model(*, offline: bool = False, probe_timeout: float = HUB_PROBE_TIMEOUT) -> ModelChoice:
+    """Decide, without downloading weights, whether :data:`DEFAULT_MODEL` can be used.
+
+    It can when its weights are in the local Hugging Face cache (then they are loaded from there,
+    without an update check that would stall on a machine without network), or when the hub answers
+    within ``probe_timeout`` seconds (then they are downloaded on load). Otherwise (``offline``,
+    ``HF_HUB_OFFLINE=1``, the hub unreachable) the choice is the bundled model, with the reason.
+    """
+    from vggt_py.hub import WeightsNotAvailableError, resolve_pretrained
+
+    try:
+        resolve_pretrained(DEFAULT_MODEL, local_files_only=True)
+        return ModelChoice(DEFAULT_MODEL, cached=True)
+    except WeightsNotAvailableError:
+        pass
+    if offline:
+        reason = "offline mode was asked for and it is not in the local Hugging Face cache"
+    elif _hub_offline():
+        reason = "HF_HUB_OFFLINE is set and it is not in the local Hugging Face cache"
+    elif not hub_reachable(probe_timeout):
+        reason = f"the Hugging Face hub ({_hub_endpoint()}) cannot be reached and it is not in the local cache"
+    else:
+        return ModelChoice(DEFAULT_MODEL)
+    return ModelChoice(bundled_spec(), reason)
+
+
+def _from_spec(spec: str | os.PathLike[str], device: torch.device | str, local_files_only: bool = False) -> VGGT:
+    """:meth:`VGGT.from_pretrained`, recording ``spec`` as the model's ``name_or_path``."""
+    model = VGGT.from_pretrained(spec, device=device, local_files_only=local_files_only)
+    bundled = parse_bundled_spec(spec)
+    setattr(model, _NAME_ATTRIBUTE, bundled_spec(bundled) if bundled is not None else str(spec))
+    return model
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return text if len(text) <= _REASON_CHARS else text[: _REASON_CHARS - 3] + "..."
+
+
+def load_default_model(
+    device: torch.device | str = "cpu", *, offline: bool = False, probe_timeout: float = HUB_PROBE_TIMEOUT
+) -> tuple[VGGT, ModelChoice]:
+    """Load :data:`DEFAULT_MODEL`, or the bundled model when it is not available; returns ``(model, choice)``.
+
+    Emits no warning: callers tell people about ``choice.notice()`` when ``choice.is_fallback``.
+    """
+    from vggt_py.hub import WeightsNotAvailableError
+
+    choice = resolve_default_model(offline=offline, probe_timeout=probe_timeout)
+    if not choice.is_fallback:
+        try:
+            return _from_spec(DEFAULT_MODEL, device, local_files_only=offline or choice.cached), choice
+        except WeightsNotAvailableError as err:  # reachable hub, but the download was refused or failed
+            choice = ModelChoice(bundled_spec(), f"it could not be fetched ({_one_line(err)})")
+    return _from_spec(choice.spec, device), choice
+
+
+def load_model(
+    model: VGGT | str | os.PathLike[str] | None, device: torch.device | str = "cpu", *, offline: bool = False
+) -> VGGT:
+    """A model object, a hub id / path / ``"bundled"`` for :meth:`VGGT.from_pretrained`, or ``None`` for the default.
+
+    ``None`` loads :data:`DEFAULT_MODEL`, or the bundled model with a :class:`DefaultModelFallbackWarning`
+    when the default is not available (see :func:`resolve_default_model`). ``offline`` never asks the hub.
+    """
     if isinstance(model, VGGT):
         return model.to(device).eval()
-    return VGGT.from_pretrained(model if model is not None else DEFAULT_MODEL, device=device)
+    if model is None:
+        net, choice = load_default_model(device, offline=offline)
+        if choice.is_fallback:
+            warnings.warn(choice.notice(), DefaultModelFallbackWarning, stacklevel=2)
+        return net
+    return _from_spec(model, device, local_files_only=offline)
+
+
+def model_name(model: VGGT) -> str | None:
+    """The spec a model was loaded from by :func:`load_model` (its ``name_or_path``); ``None`` if unknown.
+
+    Bundled models are named in full (``"bundled:small-synthetic"``); :func:`reconstruct` records the
+    name in ``Reconstruction.metadata["model"]``.
+    """
+    name = getattr(model, _NAME_ATTRIBUTE, None)
+    return name if isinstance(name, str) else None
 
 
 def _as_batch(images: ImageSource, mode: str, image_size: int, patch_size: int) -> ImageBatch:
@@ -72,7 +252,8 @@ def reconstruct(
 
     Args:
         images: an :class:`ImageBatch`, a folder, a video file or a list of image paths.
-        model: a :class:`VGGT`, a hub repo id or local path, or ``None`` for ``facebook/VGGT-1B``.
+        model: a :class:`VGGT`, a hub repo id, a local path, ``"bundled"``, or ``None`` for ``facebook/VGGT-1B``
+            (the bundled model, with a :class:`DefaultModelFallbackWarning`, when it is not available).
         mode: preprocessing, ``"crop"`` (upstream's default) or ``"pad"`` (keeps the whole photo).
         query_points: optional [N, 2] pixels (x, y) of the FIRST ORIGINAL photo to track.
         point_source: the default world points of the result: ``"depth"`` (depth unprojected with
@@ -92,6 +273,11 @@ def reconstruct(
         raise ValueError("reconstruct needs a model with the camera and depth heads enabled")
     if point_source == "head" and net.point_head is None:
         raise ValueError("point_source='head' needs a model with the point head enabled")
+    if query_points is not None and net.track_head is None:
+        raise ValueError(
+            f"query_points need a model with a track head; {model_name(net) or 'this model'} has none "
+            f"(its config disables it); use e.g. {DEFAULT_MODEL}"
+        )
     batch = _as_batch(images, mode, net.config.img_size, net.config.patch_size)
 
     queries_model = None
@@ -138,7 +324,12 @@ def reconstruct(
         points_from_head=numpy(out["world_points"][0]) if "world_points" in out else None,
         points_conf=numpy(out["world_points_conf"][0]) if "world_points_conf" in out else None,
         point_source=point_source,
-        metadata={"device": str(dev), "dtype": str(compute).replace("torch.", ""), "mode": batch.mode},
+        metadata={
+            "device": str(dev),
+            "dtype": str(compute).replace("torch.", ""),
+            "mode": batch.mode,
+            "model": model_name(net),
+        },
     )
     if queries_model is not None:
         result.query_points = queries_model

@@ -256,26 +256,42 @@ def _resolve_device(name: str) -> torch.device:
     return resolve_device(name)
 
 
-def _model_spec(args: argparse.Namespace) -> str:
-    from vggt_py.inference.api import DEFAULT_MODEL
+def _load_model(spec: str | None, device: torch.device, offline: bool, console: Console) -> tuple[VGGT, str]:
+    """Load ``--model`` (``None``: the default model) and return it with the spec it was loaded from.
 
-    return args.model if args.model is not None else DEFAULT_MODEL
-
-
-def _load_model(spec: str, device: torch.device, offline: bool) -> VGGT:
-    """``VGGT.from_pretrained`` with the errors a person can act on turned into :class:`CLIError`."""
+    Without ``--model``, :data:`~vggt_py.inference.api.DEFAULT_MODEL` is used when it is available and
+    the bundled model otherwise, with a one-line notice on ``console`` saying why. Errors a person can
+    act on become :class:`CLIError`.
+    """
     from vggt_py.hub import WeightsNotAvailableError
-    from vggt_py.model import VGGT
+    from vggt_py.inference.api import load_default_model, load_model
 
     try:
-        return VGGT.from_pretrained(spec, device=device, local_files_only=offline)
+        if spec is None:
+            model, choice = load_default_model(device, offline=offline)
+            if choice.is_fallback:
+                console.print(f"[bold yellow]note:[/bold yellow] {_escape(choice.notice())}", soft_wrap=True)
+            return model, choice.spec
+        return load_model(spec, device, offline=offline), spec
     except WeightsNotAvailableError as err:
         raise CLIError(
             f"{err}\nWith vggt-py, pass local weights as --model PATH (a folder holding config.json and "
             "model.safetensors, e.g. written by VGGT.save_pretrained, or a single weights file)."
         ) from err
     except (FileNotFoundError, ValueError) as err:
-        raise CLIError(f"--model {spec}: {err}") from err
+        raise CLIError(f"--model {spec if spec is not None else '(default)'}: {err}") from err
+
+
+def _no_track_head_message(spec: str) -> str:
+    from vggt_py.bundled import parse_bundled_spec
+    from vggt_py.inference.api import DEFAULT_MODEL
+
+    bundled = parse_bundled_spec(spec)
+    what = f"the bundled model {bundled}" if bundled is not None else f"the model {spec}"
+    return (
+        f"{what} has no track head (its config disables it); use --model {DEFAULT_MODEL} (from the Hugging Face "
+        "hub or its local cache) or another model with a track head"
+    )
 
 
 def _check_input(paths: Sequence[Path]) -> str | Path | list[Path]:
@@ -408,7 +424,8 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "--model",
         metavar="ID|PATH",
         default=None,
-        help="hub repo id, local folder or weights file (default: vggt_py.inference.api.DEFAULT_MODEL)",
+        help="hub repo id, local folder, weights file, or 'bundled' (the small model shipped with vggt-py); "
+        "default: facebook/VGGT-1B, or the bundled model (with a notice) when VGGT-1B is not available",
     )
     parser.add_argument(
         "--offline", action="store_true", help="never contact the Hugging Face hub (use the local cache only)"
@@ -493,7 +510,7 @@ def run_reconstruct(args: argparse.Namespace) -> int:
     written: dict[str, Path] = {}
     with _progress(console) as progress:
         with _stage(progress, "Loading model", times=times, key="model"):
-            model = _load_model(_model_spec(args), device, args.offline)
+            model, _ = _load_model(args.model, device, args.offline, console)
         with _stage(progress, "Loading images", times=times, key="images"):
             batch = _load_batch(source, model, args.mode, args.max_frames, console)
         with _stage(progress, f"Inference ({_plural(len(batch), 'frame')})", times=times, key="inference"):
@@ -573,6 +590,8 @@ def _print_summary(
     table.add_column()
     label = source if not isinstance(source, list) else f"{len(source)} files"
     table.add_row("frames", f"{len(rec)} from {_escape(str(label))}")
+    if rec.model_name is not None:
+        table.add_row("model", _escape(rec.model_name))
     table.add_row("model input", f"{width} x {height} ({rec.metadata.get('mode', '?')})")
     table.add_row("original sizes", ", ".join(f"{w} x {h} ({n})" for (w, h), n in sizes.items()))
     table.add_row("device / dtype", f"{rec.metadata.get('device', '?')} / {rec.metadata.get('dtype', '?')}")
@@ -709,9 +728,9 @@ def run_track(args: argparse.Namespace) -> int:
     console = _console(stderr=True)
     with _progress(console) as progress:
         with _stage(progress, "Loading model"):
-            model = _load_model(_model_spec(args), device, args.offline)
+            model, spec = _load_model(args.model, device, args.offline, console)
         if model.track_head is None:
-            raise CLIError(f"the model {_model_spec(args)} has no track head")
+            raise CLIError(_no_track_head_message(spec))
         with _stage(progress, "Loading images"):
             batch = _load_batch(source, model, args.mode, args.max_frames, console)
         _check_queries_in_view(batch, queries)
@@ -794,7 +813,9 @@ class _ModelInfo(NamedTuple):
 
 def _describe_model(spec: str, offline: bool) -> _ModelInfo:
     """The model's config and where its weights are, without loading (or downloading) the weights."""
+    from vggt_py.bundled import bundled_model_dir, parse_bundled_spec
     from vggt_py.hub import WeightsNotAvailableError, resolve_pretrained
+    from vggt_py.inference.api import hub_reachable
 
     def read_config(path: Path | None, note: str) -> tuple[VGGTConfig, str]:
         if path is None:
@@ -804,7 +825,11 @@ def _describe_model(spec: str, offline: bool) -> _ModelInfo:
         except (OSError, ValueError) as err:
             raise CLIError(f"--model {spec}: {err}") from err
 
-    local = Path(os.path.expanduser(spec))
+    bundled = parse_bundled_spec(spec)
+    try:
+        local = bundled_model_dir(bundled) if bundled is not None else Path(os.path.expanduser(spec))
+    except FileNotFoundError as err:
+        raise CLIError(f"--model {spec}: {err}") from err
     if local.exists():
         try:
             config_path, weights = resolve_pretrained(local)
@@ -822,6 +847,9 @@ def _describe_model(spec: str, offline: bool) -> _ModelInfo:
     status = "not in the local cache; downloaded on first use" + (" (needs a network)" if offline else "")
     if offline:
         return _ModelInfo(VGGTConfig(), "not cached; showing the VGGT-1B default", status)
+    if not hub_reachable():
+        status = "not in the local cache, and the Hugging Face hub cannot be reached"
+        return _ModelInfo(VGGTConfig(), "hub unreachable; showing the VGGT-1B default", status)
     try:
         from huggingface_hub import hf_hub_download
 
@@ -829,6 +857,31 @@ def _describe_model(spec: str, offline: bool) -> _ModelInfo:
     except Exception as err:  # any hub failure: show the default architecture instead
         config, note = VGGTConfig(), f"config.json unavailable ({type(err).__name__}); the VGGT-1B default"
     return _ModelInfo(config, note, status)
+
+
+def _info_spec(args: argparse.Namespace) -> tuple[str, str]:
+    """(model to describe, note): ``--model``, else the model a command would use by default."""
+    from vggt_py.inference.api import resolve_default_model
+
+    if args.model is not None:
+        return args.model, ""
+    choice = resolve_default_model(offline=args.offline)
+    if choice.is_fallback:
+        return choice.spec, f" (used instead of the default, which is not available: {choice.fallback_reason})"
+    return choice.spec, " (the default)"
+
+
+def _bundled_models_text() -> str:
+    from vggt_py.bundled import BUNDLED_MODEL, available_bundled_models, bundled_model_dir, bundled_spec
+
+    names = available_bundled_models()
+    if not names:
+        return "none (the package's assets/models folder holds no model)"
+    return "; ".join(
+        f"{bundled_spec(name)} at {bundled_model_dir(name)}"
+        + (" (--model bundled; the fallback when the default is not available)" if name == BUNDLED_MODEL else "")
+        for name in names
+    )
 
 
 def _parameter_counts(config: VGGTConfig) -> dict[str, int]:
@@ -846,8 +899,8 @@ def run_info(args: argparse.Namespace) -> int:
     import vggt_py
     from vggt_py.inference.api import autocast_dtype
 
-    spec = _model_spec(args)
     device = _resolve_device(args.device)
+    spec, spec_note = _info_spec(args)
     described = _describe_model(spec, args.offline)
     config = described.config
     counts = _parameter_counts(config)
@@ -859,7 +912,7 @@ def run_info(args: argparse.Namespace) -> int:
     model_table = Table(title="model", show_header=False)
     model_table.add_column(style="bold")
     model_table.add_column()
-    model_table.add_row("model", _escape(spec))
+    model_table.add_row("model", _escape(spec + spec_note))
     model_table.add_row("config", _escape(described.config_note))
     model_table.add_row("weights", _escape(described.weights))
     model_table.add_row(
@@ -871,6 +924,7 @@ def run_info(args: argparse.Namespace) -> int:
     )
     model_table.add_row("heads", ", ".join(heads) or "none")
     model_table.add_row("parameters", f"{params:,} (" + ", ".join(f"{k} {v:,}" for k, v in counts.items()) + ")")
+    model_table.add_row("bundled models", _escape(_bundled_models_text()))
 
     compute = autocast_dtype(device, "auto")
     free = available_memory(device)

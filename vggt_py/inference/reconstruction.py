@@ -70,11 +70,18 @@ class Reconstruction:
     track_visibility: np.ndarray | None = None  # [S, N] in [0, 1]
     track_confidence: np.ndarray | None = None  # [S, N] in [0, 1]
     point_source: PointSource = "depth"
-    metadata: dict = field(default_factory=dict)
+    metadata: dict = field(default_factory=dict)  # device, dtype, mode, model (kept by the NPZ export)
 
     # --------------------------------------------------------------------------- basics
     def __len__(self) -> int:
         return self.extrinsics.shape[0]
+
+    @property
+    def model_name(self) -> str | None:
+        """The model that made this reconstruction (``"facebook/VGGT-1B"``, ``"bundled:small-synthetic"``,
+        a path), as recorded in ``metadata["model"]``; ``None`` when unknown (a model object passed in)."""
+        name = self.metadata.get("model")
+        return name if isinstance(name, str) else None
 
     @property
     def image_size(self) -> tuple[int, int]:
