@@ -71,6 +71,15 @@ class TestCameraLoss:
         assert out["loss_FL"].item() == pytest.approx(0.4 / 4)
         assert out["loss_camera"].item() == pytest.approx(0.05 + 0.0125 + 0.5 * 0.1)
 
+    def test_translation_weight(self):
+        extrinsics, intrinsics = _cameras()
+        pred = _perturbed(extri_intri_to_pose_encoding(extrinsics, intrinsics, HW))
+        out = camera_loss([pred], extrinsics, intrinsics, HW, translation_weight=10.0)
+        assert out["loss_T"].item() == pytest.approx(0.3 / 6)  # the logged part itself is unweighted
+        assert out["loss_camera"].item() == pytest.approx(10 * 0.05 + 0.0125 + 0.5 * 0.1)
+        with pytest.raises(ValueError, match="camera_translation_weight"):
+            LossConfig(camera_translation_weight=-1.0)
+
     def test_stage_weights(self):
         extrinsics, intrinsics = _cameras()
         pred = _perturbed(extri_intri_to_pose_encoding(extrinsics, intrinsics, HW))

@@ -47,6 +47,8 @@ class LossConfig:
         camera_weight, depth_weight, point_weight, track_weight: term weights (0 disables a term).
         camera_stage_gamma: weight ``gamma^(n-1-i)`` of camera-head iteration ``i`` of ``n``.
         camera_fov_weight: weight of the field-of-view part of the camera loss.
+        camera_translation_weight: weight of the translation part of the camera loss (the reference
+            uses 1; small models trained from scratch learn translation late without a larger one).
         camera_loss: "l1" (per component) or "l2" (Euclidean norm per part).
         conf_gamma, conf_alpha: confidence-weighted regression ``gamma * err * conf - alpha * log(conf)``.
         depth_gradient: "grad" (unweighted multi-scale gradient matching, the reference default),
@@ -64,6 +66,7 @@ class LossConfig:
     track_weight: float = 0.05
     camera_stage_gamma: float = 0.6
     camera_fov_weight: float = 0.5
+    camera_translation_weight: float = 1.0
     camera_loss: Literal["l1", "l2"] = "l1"
     conf_gamma: float = 1.0
     conf_alpha: float = 0.2
@@ -75,7 +78,14 @@ class LossConfig:
     min_valid_pixels: int = 100
 
     def __post_init__(self) -> None:
-        for name in ("camera_weight", "depth_weight", "point_weight", "track_weight", "camera_fov_weight"):
+        for name in (
+            "camera_weight",
+            "depth_weight",
+            "point_weight",
+            "track_weight",
+            "camera_fov_weight",
+            "camera_translation_weight",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"LossConfig.{name} must be >= 0, got {getattr(self, name)}")
         if self.camera_loss not in ("l1", "l2"):
@@ -151,6 +161,7 @@ def camera_loss(
     valid: torch.Tensor | None = None,
     stage_gamma: float = 0.6,
     fov_weight: float = 0.5,
+    translation_weight: float = 1.0,
     loss_type: Literal["l1", "l2"] = "l1",
 ) -> dict[str, torch.Tensor]:
     """Camera loss over the camera-head iterations.
@@ -158,7 +169,7 @@ def camera_loss(
     For iteration ``i`` of ``n``: L1 errors of translation, raw quaternion and the two fields of view
     against the ground-truth encoding (each NaN-fixed and clamped to 100), averaged per scene over frames
     and components, then over the valid scenes. Iterations are weighted ``stage_gamma^(n-1-i)``, summed and
-    divided by ``n``. ``loss_camera = T + R + fov_weight * FL``.
+    divided by ``n``. ``loss_camera = translation_weight * T + R + fov_weight * FL``.
 
     Args:
         pose_enc_list: n tensors [B,S,9].
@@ -196,7 +207,7 @@ def camera_loss(
                 per_scene = fix_non_finite(diff[..., part].norm(dim=-1)).mean(dim=1)
             totals[name] = totals[name] + weight * _scene_mean(per_scene, valid, pred)
     out = {name: value / len(pose_enc_list) for name, value in totals.items()}
-    out["loss_camera"] = out["loss_T"] + out["loss_R"] + fov_weight * out["loss_FL"]
+    out["loss_camera"] = translation_weight * out["loss_T"] + out["loss_R"] + fov_weight * out["loss_FL"]
     return out
 
 
@@ -488,6 +499,7 @@ class VGGTLoss:
                 scene_valid,
                 cfg.camera_stage_gamma,
                 cfg.camera_fov_weight,
+                cfg.camera_translation_weight,
                 cfg.camera_loss,
             )
             terms.update(cam)
