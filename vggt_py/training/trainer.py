@@ -57,7 +57,7 @@ from vggt_py.training.distributed import (
     wrap_model,
 )
 from vggt_py.training.losses import VGGTLoss
-from vggt_py.training.module import TrainingModule
+from vggt_py.training.module import TrainingModule, prime_camera_head
 from vggt_py.training.optim import (
     apply_lora,
     build_optimizer,
@@ -74,12 +74,15 @@ log = logging.getLogger("vggt_py.training")
 
 # ------------------------------------------------------------------------------------ builders
 def build_model(config: ModelConfig) -> VGGT:
-    """The VGGT to train: pretrained weights (``init``), a config file, or a preset (random init)."""
+    """The VGGT to train: pretrained weights (``init``), a config file, or a preset (random init; its
+    camera head primed by :func:`~vggt_py.training.module.prime_camera_head`)."""
     model_config = VGGTConfig.from_json(config.config) if config.config else None
     if config.init:
         model = VGGT.from_pretrained(config.init, config=model_config)
     else:
         model = VGGT(model_config if model_config is not None else VGGTConfig.from_preset(config.preset))
+        if model.camera_head is not None:
+            prime_camera_head(model)
     model.set_activation_checkpointing(config.activation_checkpointing)
     return model.train()
 
