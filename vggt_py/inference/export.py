@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vggt_py.geometry.pixels import intrinsics_to_original
 from vggt_py.inference.reconstruction import PointSource, Reconstruction
 from vggt_py.utils.io import atomic_path, atomic_write_bytes
 
@@ -415,12 +416,6 @@ def _import_pycolmap() -> ModuleType:
     return pycolmap
 
 
-def _original_intrinsics(rec: Reconstruction) -> np.ndarray:
-    """[S, 3, 3] float64 intrinsics in original pixels (integer = pixel centre)."""
-    with np.errstate(invalid="ignore"):  # a degenerate (infinite) focal length is reported by the caller
-        return np.linalg.inv(rec.transforms.astype(np.float64)) @ rec.intrinsics.astype(np.float64)
-
-
 def _camera_params(model: str, fx: float, fy: float, cx: float, cy: float) -> list[float]:
     """COLMAP parameters of ``model`` for a pinhole camera; COLMAP's principal point is ``+0.5``."""
     cx, cy = cx + 0.5, cy + 0.5
@@ -479,7 +474,7 @@ def to_colmap(
     """
     _check_reconstruction(rec)
     pycolmap = _import_pycolmap()
-    k_orig = _original_intrinsics(rec)
+    k_orig = intrinsics_to_original(rec.transforms, rec.intrinsics)
     _check_colmap_inputs(rec, camera_model, shared_camera, k_orig)
     selection = select_points(rec, conf_threshold, conf_percentile, source, mask, max_points, seed)
     model = pycolmap.Reconstruction()

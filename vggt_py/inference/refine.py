@@ -38,23 +38,23 @@ import numpy as np
 import torch
 
 from vggt_py.geometry import rotation_angle, unproject_depth
-from vggt_py.inference.consistency import (
-    _INLIER_FLOOR,
-    ConsistencyThresholds,
-    Tracks,
-    _align,
-    _aligned_head,
-    _bilinear,
-    _check_frames,
-    _frame_points,
-    _json_value,
-    _pnp_pose,
-    _point_map_tracks,
-    _prepare,
-    _project,
-    _Scene,
+from vggt_py.inference.consistency import ConsistencyThresholds
+from vggt_py.geometry.pixels import bilinear_sample
+from vggt_py.inference.multiview import (
+    INLIER_FLOOR,
+    aligned_head,
+    check_frames,
+    fit_head_alignment,
+    frame_points,
     head_tracks,
     import_pycolmap,
+    json_value,
+    pnp_pose,
+    prepare_scene,
+    project,
+    Scene,
+    scene_point_map_tracks,
+    Tracks,
 )
 from vggt_py.inference.reconstruction import Reconstruction
 
@@ -88,7 +88,7 @@ class FrameRefinement:
     focal_after: tuple[float, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out = {key: _json_value(value) for key, value in dataclasses.asdict(self).items()}
+        out = {key: json_value(value) for key, value in dataclasses.asdict(self).items()}
         for key in ("focal_before", "focal_after"):
             if out[key] is not None:
                 out[key] = [float(v) for v in out[key]]
@@ -118,12 +118,12 @@ class RefineReport:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
         out = {
-            key: _json_value(value)
+            key: json_value(value)
             for key, value in dataclasses.asdict(self).items()
             if key not in ("frames", "solver")
         }
         out["failed_frames"] = self.failed_frames
-        out["solver"] = {key: _json_value(value) for key, value in self.solver.items()}
+        out["solver"] = {key: json_value(value) for key, value in self.solver.items()}
         out["frames"] = [frame.to_dict() for frame in self.frames]
         return out
 
@@ -184,7 +184,7 @@ def _default_query_frames(num_frames: int) -> list[int]:
 
 def _build_tracks(
     rec: Reconstruction,
-    scene: _Scene,
+    scene: Scene,
     track_source: TrackSource,
     query_frames: list[int],
     points_per_frame: int,
@@ -198,11 +198,11 @@ def _build_tracks(
     names: list[str] = []
     if track_source in ("auto", "point_map") and scene.head is not None:
         rng = np.random.default_rng(seed)
-        similarity = _align(scene, rng, _INLIER_FLOOR * ConsistencyThresholds().point_error)
+        similarity = fit_head_alignment(scene, rng, INLIER_FLOOR * ConsistencyThresholds().point_error)
         if similarity is not None:
-            aligned = _aligned_head(scene, similarity)
+            aligned = aligned_head(scene, similarity)
             parts.append(
-                _point_map_tracks(scene, aligned, query_frames, None, points_per_frame, depth_tolerance, match_px, rng)
+                scene_point_map_tracks(scene, aligned, query_frames, None, points_per_frame, depth_tolerance, match_px, rng)
             )
             names.append("point_map")
     if track_source in ("auto", "tracks"):
@@ -221,13 +221,13 @@ def _build_tracks(
     return None, track_source, why
 
 
-def _initial_points(scene: _Scene, tracks: Tracks, extrinsics: np.ndarray) -> np.ndarray:
+def _initial_points(scene: Scene, tracks: Tracks, extrinsics: np.ndarray) -> np.ndarray:
     """``[N, 3]``: the depth-derived world point at each track's query pixel (NaN where invalid)."""
     points = np.full((len(tracks), 3), np.nan)
     for frame in np.unique(tracks.query_frame):
         sel = np.flatnonzero(tracks.query_frame == frame)
         xy = tracks.xy[sel, frame]
-        points[sel] = _bilinear(_frame_points(scene, int(frame), extrinsics), np.nan_to_num(xy))
+        points[sel] = bilinear_sample(frame_points(scene, int(frame), extrinsics), np.nan_to_num(xy))
         points[sel[~np.isfinite(xy).all(-1)]] = np.nan
     return points
 
@@ -238,7 +238,7 @@ def _reprojection_errors(
     """``[N, S]`` pixel distances between each point's projection and its observation (inf behind)."""
     frames = intrinsics.shape[0]
     many = np.broadcast_to(points, (frames, *points.shape))
-    uv, z = _project(many, intrinsics, extrinsics)  # [S, N, 2], [S, N]
+    uv, z = project(many, intrinsics, extrinsics)  # [S, N, 2], [S, N]
     errors = np.linalg.norm(np.transpose(uv, (1, 0, 2)) - xy, axis=-1)
     return np.where((z.T > 0) & np.isfinite(errors), errors, np.inf)
 
@@ -275,7 +275,7 @@ def _camera_params(camera_model: str, intrinsics: np.ndarray) -> list[float]:
 def _build_model(
     pycolmap: ModuleType,
     rec: Reconstruction,
-    scene: _Scene,
+    scene: Scene,
     obs: _Observations,
     frames: list[int],
     setup: _Adjustment,
@@ -383,7 +383,7 @@ def _read_model(
     return np.stack(poses), np.stack(intrinsics), points
 
 
-def _depth_scale(scene: _Scene, tracks: Tracks, points: np.ndarray, extrinsics: np.ndarray, usable: list[int]) -> float:
+def _depth_scale(scene: Scene, tracks: Tracks, points: np.ndarray, extrinsics: np.ndarray, usable: list[int]) -> float:
     """Median over tracks of (depth map at the query pixel) / (adjusted point's depth in the query camera).
 
     Only tracks started in an adjusted frame count (the others' query camera was not adjusted).
@@ -397,7 +397,7 @@ def _depth_scale(scene: _Scene, tracks: Tracks, points: np.ndarray, extrinsics: 
     z_map = np.full(len(tracks), np.nan)
     for frame in np.unique(frames):
         sel = np.flatnonzero(frames == frame)
-        z_map[sel] = _bilinear(scene.depth[frame][..., None].astype(np.float64), np.nan_to_num(xy[sel]))[:, 0]
+        z_map[sel] = bilinear_sample(scene.depth[frame][..., None].astype(np.float64), np.nan_to_num(xy[sel]))[:, 0]
     with np.errstate(invalid="ignore", divide="ignore"):
         ratios = z_map / z_refined
     ratios = ratios[np.isfinite(ratios) & (ratios > 0)]
@@ -479,11 +479,11 @@ def refine(
     if not (math.isfinite(loss_scale) and loss_scale > 0):
         raise ValueError(f"loss_scale: expected a positive number, got {loss_scale!r}")
     pycolmap = import_pycolmap()
-    scene = _prepare(rec)
+    scene = prepare_scene(rec)
     if query_frames is None:
         queries = _default_query_frames(scene.num_frames)
     else:
-        queries = _check_frames(query_frames, scene.num_frames)
+        queries = check_frames(query_frames, scene.num_frames)
     frames = [
         FrameRefinement(
             i, str(rec.names[i]), 0, False, focal_before=tuple(scene.intrinsics[i, [0, 1], [0, 1]].tolist())
@@ -509,7 +509,7 @@ def refine(
 
 
 def _initial_state(
-    scene: _Scene, tracks: Tracks, extrinsics: np.ndarray, max_error: float | None, min_inliers: int
+    scene: Scene, tracks: Tracks, extrinsics: np.ndarray, max_error: float | None, min_inliers: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[int]]:
     """Initial points, usable observations, errors, kept observations and left-out frames for ``extrinsics``."""
     points = _initial_points(scene, tracks, extrinsics)
@@ -521,7 +521,7 @@ def _initial_state(
 
 def _repose(
     pycolmap: ModuleType,
-    scene: _Scene,
+    scene: Scene,
     tracks: Tracks,
     points: np.ndarray,
     visible: np.ndarray,
@@ -534,7 +534,7 @@ def _repose(
     others = visible[:, frame] & (tracks.query_frame != frame)
     if np.count_nonzero(others) < max(min_inliers, 6):
         return None
-    pose, inliers = _pnp_pose(
+    pose, inliers = pnp_pose(
         pycolmap,
         tracks.xy[others, frame],
         points[others],
@@ -548,7 +548,7 @@ def _repose(
 
 def _observations(
     pycolmap: ModuleType,
-    scene: _Scene,
+    scene: Scene,
     tracks: Tracks,
     report: RefineReport,
     max_error: float | None,
@@ -595,7 +595,7 @@ def _observations(
 def _adjust(
     pycolmap: ModuleType,
     rec: Reconstruction,
-    scene: _Scene,
+    scene: Scene,
     obs: _Observations,
     usable: list[int],
     report: RefineReport,
@@ -642,7 +642,7 @@ def _adjust(
 
 def _fill_frames(
     report: RefineReport,
-    scene: _Scene,
+    scene: Scene,
     keep: np.ndarray,
     before: np.ndarray,
     after: np.ndarray,
