@@ -68,7 +68,10 @@ class ReconstructionLike(Protocol):
     track_visibility: np.ndarray | None  # [S, N]
     names: list[str]
 
-    def content_mask(self) -> np.ndarray: ...
+    @property
+    def image_size(self) -> tuple[int, int]: ...  # (H, W)
+
+    def content_mask(self) -> np.ndarray: ...  # [S, H, W] bool
 
 
 MIN_PNP_POINTS = 6
