@@ -6,8 +6,6 @@ Axis letters used throughout: ``B`` scenes, ``S`` frames per scene, ``N`` query 
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
@@ -17,15 +15,17 @@ from vggt_py.heads.camera_head import CameraHead
 from vggt_py.heads.dpt_head import DPTHead
 from vggt_py.heads.track_head import TrackHead
 from vggt_py.hub import PretrainedMixin
+from vggt_py.outputs import VGGTOutput
 
-__all__ = ["VGGT"]
+__all__ = ["VGGT", "VGGTOutput"]
 
 
 class VGGT(PretrainedMixin, nn.Module):
     """Visual Geometry Grounded Transformer.
 
     ``forward(images, query_points=None)`` takes ``images`` [S, 3, H, W] or [B, S, 3, H, W] (RGB in
-    [0, 1], H and W multiples of the patch size) and returns a dict with
+    [0, 1], H and W multiples of the patch size) and returns a :class:`~vggt_py.outputs.VGGTOutput`, a dict
+    (with one typed attribute per key, ``None`` when absent) holding
 
     ========================  ======================  =========================================
     key                       shape                   meaning
@@ -190,11 +190,11 @@ class VGGT(PretrainedMixin, nn.Module):
             )
         return images, query_points
 
-    def forward(self, images: torch.Tensor, query_points: torch.Tensor | None = None) -> dict[str, Any]:
+    def forward(self, images: torch.Tensor, query_points: torch.Tensor | None = None) -> VGGTOutput:
         images, query_points = self._check_inputs(images, query_points)
         image_hw = (images.shape[-2], images.shape[-1])
         layers, patch_start_idx = self.aggregator(images, keep_layers=self._layers_needed)
-        predictions: dict[str, Any] = {}
+        predictions = VGGTOutput()
         with torch.autocast(device_type=images.device.type, enabled=False):
             fp32_layers = {i: t.float() for i, t in layers.items()}
             if self.camera_head is not None:
