@@ -27,26 +27,61 @@ OUTPUT_KEYS: tuple[str, ...] = (
 )
 
 
-def _field(key: str, doc: str) -> property:
-    def get(self: VGGTOutput) -> Any:
-        return self.get(key)
-
-    return property(get, doc=doc)
-
-
 class VGGTOutput(dict[str, Any]):
-    """Predictions of one forward pass, keyed as in the table of :class:`~vggt_py.model.VGGT`."""
+    """Predictions of one forward pass, keyed as in the table of :class:`~vggt_py.model.VGGT`.
 
-    pose_enc: torch.Tensor | None = _field("pose_enc", "[B, S, 9] last camera-head iteration")  # type: ignore[assignment]
-    pose_enc_list: list[torch.Tensor] | None = _field("pose_enc_list", "list of [B, S, 9], every iteration")  # type: ignore[assignment]
-    depth: torch.Tensor | None = _field("depth", "[B, S, H, W, 1] camera-frame z")  # type: ignore[assignment]
-    depth_conf: torch.Tensor | None = _field("depth_conf", "[B, S, H, W] depth confidence, >= 1")  # type: ignore[assignment]
-    world_points: torch.Tensor | None = _field("world_points", "[B, S, H, W, 3] point map, frame 0's camera frame")  # type: ignore[assignment]
-    world_points_conf: torch.Tensor | None = _field("world_points_conf", "[B, S, H, W] point confidence, >= 1")  # type: ignore[assignment]
-    track: torch.Tensor | None = _field("track", "[B, S, N, 2] pixel tracks (with query_points)")  # type: ignore[assignment]
-    vis: torch.Tensor | None = _field("vis", "[B, S, N] track visibility (with query_points)")  # type: ignore[assignment]
-    conf: torch.Tensor | None = _field("conf", "[B, S, N] track confidence (with query_points)")  # type: ignore[assignment]
-    images: torch.Tensor | None = _field("images", "[B, S, 3, H, W] the (batched) input")  # type: ignore[assignment]
+    Each key has a read-only typed attribute of the same name (``None`` when the key is absent).
+    """
+
+    @property
+    def pose_enc(self) -> torch.Tensor | None:
+        """[B, S, 9] the last camera-head iteration."""
+        return self.get("pose_enc")
+
+    @property
+    def pose_enc_list(self) -> list[torch.Tensor] | None:
+        """list of [B, S, 9], every camera-head iteration."""
+        return self.get("pose_enc_list")
+
+    @property
+    def depth(self) -> torch.Tensor | None:
+        """[B, S, H, W, 1] camera-frame z (frame 0 is the world)."""
+        return self.get("depth")
+
+    @property
+    def depth_conf(self) -> torch.Tensor | None:
+        """[B, S, H, W] depth confidence, >= 1."""
+        return self.get("depth_conf")
+
+    @property
+    def world_points(self) -> torch.Tensor | None:
+        """[B, S, H, W, 3] point map in frame 0's camera frame."""
+        return self.get("world_points")
+
+    @property
+    def world_points_conf(self) -> torch.Tensor | None:
+        """[B, S, H, W] point confidence, >= 1."""
+        return self.get("world_points_conf")
+
+    @property
+    def track(self) -> torch.Tensor | None:
+        """[B, S, N, 2] pixel tracks (with query_points)."""
+        return self.get("track")
+
+    @property
+    def vis(self) -> torch.Tensor | None:
+        """[B, S, N] track visibility (with query_points)."""
+        return self.get("vis")
+
+    @property
+    def conf(self) -> torch.Tensor | None:
+        """[B, S, N] track confidence (with query_points)."""
+        return self.get("conf")
+
+    @property
+    def images(self) -> torch.Tensor | None:
+        """[B, S, 3, H, W] the (batched) input."""
+        return self.get("images")
 
     def __repr__(self) -> str:
         parts = ", ".join(f"{k}={_describe(v)}" for k, v in self.items())

@@ -126,7 +126,8 @@ def test_fit_head_alignment_recovers_the_known_similarity() -> None:
     assert sim.scale == pytest.approx(2.0, rel=1e-5)  # head = 0.5 world + shift
     np.testing.assert_allclose(sim.rotation, np.eye(3), atol=1e-5)
     np.testing.assert_allclose(sim.translation, [-2.0, -4.0, -6.0], atol=1e-4)
-    assert fit_head_alignment(prepare_scene(_plane_reconstruction(with_head=False)), np.random.default_rng(0), 0.025) is None
+    headless = prepare_scene(_plane_reconstruction(with_head=False))
+    assert fit_head_alignment(headless, np.random.default_rng(0), 0.025) is None
 
 
 def test_head_tracks_none_without_tracks_and_known_visibility() -> None:

@@ -381,7 +381,10 @@ def _pair_sampson(scene: Scene, tracks: Tracks, min_matches: int) -> dict[tuple[
         if np.count_nonzero(both) < min_matches:
             continue
         fundamental = fundamental_from_cameras(
-            as_tensor64(scene.intrinsics[i]), as_tensor64(scene.extrinsics[i]), as_tensor64(scene.intrinsics[j]), as_tensor64(scene.extrinsics[j])
+            as_tensor64(scene.intrinsics[i]),
+            as_tensor64(scene.extrinsics[i]),
+            as_tensor64(scene.intrinsics[j]),
+            as_tensor64(scene.extrinsics[j]),
         )
         errors = sampson_error(fundamental, as_tensor64(tracks.xy[both, i]), as_tensor64(tracks.xy[both, j]))
         out[(i, j)] = errors.numpy()

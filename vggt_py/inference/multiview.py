@@ -240,7 +240,9 @@ def project(points: np.ndarray, intrinsics: np.ndarray, extrinsics: np.ndarray) 
 def frame_points(scene: Scene, index: int, extrinsics: np.ndarray | None = None) -> np.ndarray:
     """World points ``[H, W, 3]`` (float64) of frame ``index``'s depth, NaN where invalid."""
     extrinsic = scene.extrinsics[index] if extrinsics is None else extrinsics[index]
-    points = unproject_depth(as_tensor64(scene.depth[index]), as_tensor64(scene.intrinsics[index]), as_tensor64(extrinsic))
+    points = unproject_depth(
+        as_tensor64(scene.depth[index]), as_tensor64(scene.intrinsics[index]), as_tensor64(extrinsic)
+    )
     return points.numpy()
 
 

@@ -202,7 +202,9 @@ def _build_tracks(
         if similarity is not None:
             aligned = aligned_head(scene, similarity)
             parts.append(
-                scene_point_map_tracks(scene, aligned, query_frames, None, points_per_frame, depth_tolerance, match_px, rng)
+                scene_point_map_tracks(
+                    scene, aligned, query_frames, None, points_per_frame, depth_tolerance, match_px, rng
+                )
             )
             names.append("point_map")
     if track_source in ("auto", "tracks"):
