@@ -24,6 +24,7 @@ import torch
 
 from vggt_py.geometry import apply_similarity, project_points, umeyama, unproject_depth
 from vggt_py.geometry.pixels import MIN_DEPTH, bilinear_sample, inside_image
+from vggt_py.inference.pycolmap_support import import_pycolmap
 
 __all__ = [
     "ALIGN_MAX_POINTS",
@@ -132,22 +133,6 @@ def json_value(value: Any) -> Any:
     if isinstance(value, np.integer):
         return int(value)
     return value
-
-
-def import_pycolmap() -> ModuleType:
-    """Import pycolmap (4.x: rigs and frames), or raise an ``ImportError`` that says how to install it."""
-    try:
-        import pycolmap
-    except ImportError as err:
-        raise ImportError(
-            'This needs pycolmap. Install it with: pip install "vggt-py[colmap]" (or: pip install pycolmap)'
-        ) from err
-    if not hasattr(pycolmap.Reconstruction, "add_image_with_trivial_frame"):
-        raise ImportError(
-            f"This needs pycolmap 4.x (rigs and frames); found {pycolmap.__version__}. "
-            'Upgrade it with: pip install -U "vggt-py[colmap]"'
-        )
-    return pycolmap
 
 
 def _expect_shape(name: str, value: np.ndarray | None, shape: tuple[int, ...]) -> None:
