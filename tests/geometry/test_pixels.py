@@ -92,3 +92,19 @@ def test_grid_sample_pixels_matches_bilinear_sample_with_border_padding() -> Non
     coords = torch.from_numpy(xy)[None, :, None, :]  # [1, N, 1, 2]
     torch_out = grid_sample_pixels(maps, coords)[0, 0, :, 0].numpy()
     np.testing.assert_allclose(torch_out, bilinear_sample(values, xy), atol=1e-12)
+
+
+def test_project_points_numpy_matches_torch_and_known_values() -> None:
+    from vggt_py.geometry import project_points, project_points_numpy
+
+    k = np.array([[100.0, 0.0, 50.0], [0.0, 80.0, 40.0], [0.0, 0.0, 1.0]])
+    e = np.array([[1.0, 0.0, 0.0, 0.5], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 2.0]])
+    points = np.array([[0.5, 0.4, 2.0], [-0.5, 0.0, 0.0]])
+    uv, z = project_points_numpy(points, k, e)
+    np.testing.assert_allclose(z, [4.0, 2.0])
+    np.testing.assert_allclose(uv, [[75.0, 48.0], [50.0, 40.0]])
+    uv_t, z_t = project_points(torch.from_numpy(points), torch.from_numpy(k), torch.from_numpy(e))
+    np.testing.assert_allclose(uv_t.numpy(), uv, atol=1e-12)
+    np.testing.assert_allclose(z_t.numpy(), z)
+    with pytest.raises(ValueError, match=r"\[3, 4\]"):
+        project_points_numpy(points, k, e[:2])

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from vggt_py.geometry.pixels import model_to_original, original_to_model, resample_to_original
+from vggt_py.geometry.pixels import MIN_DEPTH, model_to_original, original_to_model, resample_to_original
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from vggt_py.inference.consistency import ConsistencyReport, ConsistencyThresholds
@@ -122,7 +122,7 @@ class Reconstruction:
         """
         conf = self.confidence(source)
         points = self.points(source)
-        mask = self.content_mask() & (self.depth > 1e-8) & np.isfinite(points).all(axis=-1)
+        mask = self.content_mask() & (self.depth > MIN_DEPTH) & np.isfinite(points).all(axis=-1)
         if conf_threshold is not None:
             mask &= conf >= conf_threshold
         if conf_percentile is not None:
