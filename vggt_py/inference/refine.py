@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from vggt_py.geometry import rotation_angle, unproject_depth
-from vggt_py.inference.consistency import ConsistencyThresholds
+from vggt_py.inference.consistency_report import ConsistencyThresholds
 from vggt_py.geometry.pixels import bilinear_sample
 from vggt_py.inference.multiview import (
     INLIER_FLOOR,
