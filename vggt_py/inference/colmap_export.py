@@ -23,15 +23,19 @@ from vggt_py.inference.selection import PointSelection, check_exportable, select
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import pycolmap
 
-__all__ = ["COLMAP_CAMERA_MODELS", "export_colmap", "to_colmap"]
+__all__ = ["COLMAP_CAMERA_MODELS", "colmap_camera_params", "export_colmap", "to_colmap"]
 
 # Supported COLMAP models; distortion parameters are written as zeros (VGGT predicts pinhole cameras).
 COLMAP_CAMERA_MODELS: tuple[str, ...] = ("PINHOLE", "SIMPLE_PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV")
 
 
-def _camera_params(model: str, fx: float, fy: float, cx: float, cy: float) -> list[float]:
-    """COLMAP parameters of ``model`` for a pinhole camera; COLMAP's principal point is ``+0.5``."""
-    cx, cy = cx + 0.5, cy + 0.5
+def colmap_camera_params(model: str, intrinsics: np.ndarray) -> list[float]:
+    """COLMAP parameters of ``model`` for pinhole ``intrinsics [3, 3]``; COLMAP's principal point is ``+0.5``.
+
+    Single-focal models get the mean of ``f_x`` and ``f_y``; distortion parameters are zeros.
+    """
+    fx, fy = intrinsics[0, 0], intrinsics[1, 1]
+    cx, cy = intrinsics[0, 2] + 0.5, intrinsics[1, 2] + 0.5
     f = 0.5 * (fx + fy)
     return {
         "PINHOLE": [fx, fy, cx, cy],
@@ -130,7 +134,7 @@ def _add_cameras(
             model=camera_model,
             width=width,
             height=height,
-            params=_camera_params(camera_model, k[0, 0], k[1, 1], k[0, 2], k[1, 2]),
+            params=colmap_camera_params(camera_model, k),
             camera_id=camera_id,
         )
         model.add_camera_with_trivial_rig(camera)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
@@ -38,25 +38,26 @@ import numpy as np
 import torch
 
 from vggt_py.geometry import rotation_angle, unproject_depth
-from vggt_py.inference.consistency_report import ConsistencyThresholds
 from vggt_py.geometry.pixels import bilinear_sample
+from vggt_py.inference.colmap_export import colmap_camera_params
+from vggt_py.inference.consistency_report import ConsistencyThresholds
 from vggt_py.inference.multiview import (
     INLIER_FLOOR,
+    Scene,
+    Tracks,
     aligned_head,
     check_frames,
     fit_head_alignment,
     frame_points,
     head_tracks,
     import_pycolmap,
-    json_value,
     pnp_pose,
     prepare_scene,
     project,
-    Scene,
     scene_point_map_tracks,
-    Tracks,
 )
 from vggt_py.inference.reconstruction import Reconstruction
+from vggt_py.inference.refine_report import FrameRefinement, RefineReport, RefineResult
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import pycolmap
@@ -68,73 +69,6 @@ TrackSource = Literal["auto", "point_map", "tracks"]
 Loss = Literal["trivial", "soft_l1", "cauchy", "huber"]
 _MAX_QUERY_FRAMES = 8
 _REPOSE_FRACTION = 0.5  # a frame keeping less than this fraction of its matches is re-posed by PnP
-
-
-@dataclass
-class FrameRefinement:
-    """What refinement did to one frame (``None``: not measured)."""
-
-    index: int
-    name: str
-    observations: int  # observations of this frame used by (or offered to) the adjustment
-    refined: bool
-    reason: str | None = None  # why the frame kept its feed-forward camera
-    reposed: bool = False  # its feed-forward camera was too far off: re-posed by PnP before the adjustment
-    reprojection_error_before: float | None = None  # mean pixels over its observations, before BA (after any re-posing)
-    reprojection_error_after: float | None = None
-    rotation_change_deg: float | None = None
-    center_change: float | None = None  # camera-centre shift / median scene depth
-    focal_before: tuple[float, float] | None = None  # (f_x, f_y) model pixels
-    focal_after: tuple[float, float] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {key: json_value(value) for key, value in dataclasses.asdict(self).items()}
-        for key in ("focal_before", "focal_after"):
-            if out[key] is not None:
-                out[key] = [float(v) for v in out[key]]
-        return out
-
-
-@dataclass
-class RefineReport:
-    """Summary of a refinement; ``refined`` is False when the feed-forward result was kept."""
-
-    refined: bool
-    message: str
-    track_source: str
-    frames: list[FrameRefinement]
-    num_tracks: int = 0
-    num_observations: int = 0
-    reprojection_error_before: float | None = None  # mean pixels over all used observations, before BA
-    reprojection_error_after: float | None = None
-    scale: float | None = None  # rescaling applied so the refined points match the depth maps
-    solver: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def failed_frames(self) -> list[int]:
-        """Frames that kept their feed-forward camera."""
-        return [f.index for f in self.frames if not f.refined]
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict."""
-        out = {
-            key: json_value(value)
-            for key, value in dataclasses.asdict(self).items()
-            if key not in ("frames", "solver")
-        }
-        out["failed_frames"] = self.failed_frames
-        out["solver"] = {key: json_value(value) for key, value in self.solver.items()}
-        out["frames"] = [frame.to_dict() for frame in self.frames]
-        return out
-
-
-@dataclass(frozen=True)
-class RefineResult:
-    """The refined reconstruction, the adjusted pycolmap model (None when nothing ran) and the report."""
-
-    reconstruction: Reconstruction
-    colmap_model: pycolmap.Reconstruction | None
-    report: RefineReport
 
 
 # ---------------------------------------------------------------------------------------------
@@ -267,13 +201,6 @@ def _select_observations(
 # pycolmap model and bundle adjustment
 
 
-def _camera_params(camera_model: str, intrinsics: np.ndarray) -> list[float]:
-    fx, fy, cx, cy = intrinsics[0, 0], intrinsics[1, 1], intrinsics[0, 2] + 0.5, intrinsics[1, 2] + 0.5
-    if camera_model == "SIMPLE_PINHOLE":
-        return [0.5 * (fx + fy), cx, cy]
-    return [fx, fy, cx, cy]
-
-
 def _build_model(
     pycolmap: ModuleType,
     rec: Reconstruction,
@@ -288,7 +215,7 @@ def _build_model(
     camera_of: dict[int, int] = {}
     groups = [frames] if setup.shared_camera else [[i] for i in frames]
     for camera_id, group in enumerate(groups, start=1):
-        params = _camera_params(setup.camera_model, scene.intrinsics[group].mean(axis=0))
+        params = colmap_camera_params(setup.camera_model, scene.intrinsics[group].mean(axis=0))
         camera = pycolmap.Camera(
             model=setup.camera_model, width=width, height=height, params=params, camera_id=camera_id
         )
