@@ -117,3 +117,24 @@ def test_no_import_cycles() -> None:
 def test_no_data_cycle() -> None:
     found = cycles(import_graph())
     assert not any(c in _PENDING for c in found)
+
+
+# 11a's CLI move removes this one (demo's CLI part leaves inference/).
+_PENDING_PRIVATE = {("vggt_py.inference.demo", "vggt_py.inference.commands", "_resolve_device")}
+
+
+def private_imports(root: Path = ROOT) -> set[tuple[str, str, str]]:
+    """(importer, module, name) for every ``from vggt_py... import _name`` across modules."""
+    found = set()
+    for path in root.rglob("*.py"):
+        name = _module_name(path, root)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                module = _resolve(name, path.name == "__init__.py", node)
+                if module.startswith(PACKAGE):
+                    found |= {(name, module, a.name) for a in node.names if a.name.startswith("_")}
+    return found
+
+
+def test_no_private_names_imported_across_modules() -> None:
+    assert private_imports() - _PENDING_PRIVATE == set()
