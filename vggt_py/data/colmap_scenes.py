@@ -16,7 +16,7 @@ Depth is sparse: every 3-D point seen by an image (with a long enough track and 
 reprojection error) is projected into it, and its camera-frame z is written at the nearest pixel
 (the closest point wins). Everything else is 0 (unknown).
 
-Errors name the scene and the file at fault (:class:`~vggt_py.data.datasets.SceneError`).
+Errors name the scene and the file at fault (:class:`~vggt_py.data.scene.SceneError`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from vggt_py.data.datasets import Frame, Scene, SceneError, world_to_pixels
+from vggt_py.data.scene import Frame, Scene, SceneError, world_to_pixels
 
 __all__ = ["ColmapScene", "find_colmap_model", "read_colmap_scene"]
 
