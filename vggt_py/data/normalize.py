@@ -20,7 +20,9 @@ def normalize_to_first_camera(
     min_scale: float = 1e-6,
     max_scale: float = 1e6,
 ) -> dict[str, torch.Tensor]:
-    """Express ground truth in camera 0's frame at unit mean point distance (docs/architecture.md, "Ground-truth normalisation").
+    """Express ground truth in camera 0's frame at unit mean point distance.
+
+    See docs/architecture.md, "Ground-truth normalisation".
 
     ``E'_s = E_s E_0^{-1}``; world points are unprojected from depth with ``E'`` (so they live in camera
     0's frame); ``scale = sum(|X'| mask) / (sum(mask) + 1e-3)`` over the whole scene, clamped to

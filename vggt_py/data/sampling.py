@@ -3,7 +3,7 @@
 :func:`sample_frames` picks the frames of one sample (an anchor, then frames whose depth reprojects
 into it, :func:`covisibility_scores`); :class:`DynamicBatchSampler` draws, per batch, the frame count
 ``S`` and the image size ``H x W`` shared by the batch, and a seed per sample (:class:`SampleRequest`).
-See docs/architecture.md, "Training data".
+See docs/architecture.md, "Frame and batch sampling".
 """
 
 from __future__ import annotations

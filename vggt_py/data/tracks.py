@@ -1,6 +1,6 @@
 """Ground-truth point tracks of a training sample, derived from depth and cameras.
 
-See docs/architecture.md, "Training data".
+See docs/architecture.md, "Ground-truth tracks".
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def tracks_from_depth(
     rel_tolerance: float = 0.05,
     max_candidates: int = 4096,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Ground-truth tracks of frame-0 pixels from depth (docs/architecture.md, "Augmentations").
+    """Ground-truth tracks of frame-0 pixels from depth (docs/architecture.md, "Ground-truth tracks").
 
     Candidate queries are valid integer pixels of frame 0. A track is visible in frame ``i`` where
     its projection lies at least ``border`` px inside the image, in front of the camera, and one of

@@ -154,7 +154,7 @@ class DataConfig:
 
 @dataclass
 class OptimConfig:
-    """AdamW with linear warm-up and cosine decay (ARCHITECTURE §10.5).
+    """AdamW with linear warm-up and cosine decay (docs/architecture.md, "Optimiser and schedule").
 
     Attributes:
         lr: peak learning rate; min_lr: the start and end value.
