@@ -46,20 +46,22 @@ class Frame:
 
 
 class Scene(abc.ABC):
-    """A set of posed views. Cameras are held in memory; images and depth may be loaded lazily."""
+    """A set of posed views: cameras held in memory (given to the constructor), images and depth maybe loaded lazily."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, intrinsics: np.ndarray, extrinsics: np.ndarray):
         self.name = name
+        self._intrinsics = intrinsics
+        self._extrinsics = extrinsics
 
     @property
-    @abc.abstractmethod
     def intrinsics(self) -> np.ndarray:
         """[F,3,3] float64."""
+        return self._intrinsics
 
     @property
-    @abc.abstractmethod
     def extrinsics(self) -> np.ndarray:
         """[F,3,4] float64 camera-from-world."""
+        return self._extrinsics
 
     @property
     @abc.abstractmethod
@@ -109,15 +111,15 @@ class ArrayScene(Scene):
         extrinsics: np.ndarray,
         depths: np.ndarray | None = None,
     ):
-        super().__init__(name)
         images = np.asarray(images)
         if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
             raise SceneError(name, None, f"images must be uint8 [F,H,W,3], got {images.dtype} {images.shape}")
-        self._intrinsics = np.asarray(intrinsics, dtype=np.float64)
-        self._extrinsics = np.asarray(extrinsics, dtype=np.float64)
-        _check_cameras(name, self._intrinsics, self._extrinsics)
-        if images.shape[0] != self._intrinsics.shape[0]:
-            raise SceneError(name, None, f"{images.shape[0]} images but {self._intrinsics.shape[0]} cameras")
+        intrinsics = np.asarray(intrinsics, dtype=np.float64)
+        extrinsics = np.asarray(extrinsics, dtype=np.float64)
+        _check_cameras(name, intrinsics, extrinsics)
+        super().__init__(name, intrinsics, extrinsics)
+        if images.shape[0] != intrinsics.shape[0]:
+            raise SceneError(name, None, f"{images.shape[0]} images but {intrinsics.shape[0]} cameras")
         if depths is not None:
             depths = np.asarray(depths, dtype=np.float32)
             if depths.shape != images.shape[:3]:
@@ -133,14 +135,6 @@ class ArrayScene(Scene):
         return cls(name, scene.images, scene.intrinsics, scene.extrinsics, depths)
 
     @property
-    def intrinsics(self) -> np.ndarray:
-        return self._intrinsics
-
-    @property
-    def extrinsics(self) -> np.ndarray:
-        return self._extrinsics
-
-    @property
     def has_depth(self) -> bool:
         return self._depths is not None
 
@@ -151,7 +145,7 @@ class ArrayScene(Scene):
         return None if self._depths is None else self._depths[index]
 
     def load_frame(self, index: int) -> Frame:
-        return Frame(self._images[index], self.depth(index), self._intrinsics[index], self._extrinsics[index])
+        return Frame(self._images[index], self.depth(index), self.intrinsics[index], self.extrinsics[index])
 
 
 # -------------------------------------------------------------------------------- pixel geometry
