@@ -6,10 +6,6 @@ Axis letters used throughout: ``B`` scenes, ``S`` frames per scene, ``N`` query 
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from typing import Any
-
 import torch
 from torch import nn
 
@@ -18,15 +14,18 @@ from vggt_py.config import VGGTConfig
 from vggt_py.heads.camera_head import CameraHead
 from vggt_py.heads.dpt_head import DPTHead
 from vggt_py.heads.track_head import TrackHead
+from vggt_py.hub import PretrainedMixin
+from vggt_py.outputs import VGGTOutput
 
-__all__ = ["VGGT"]
+__all__ = ["VGGT", "VGGTOutput"]
 
 
-class VGGT(nn.Module):
+class VGGT(PretrainedMixin, nn.Module):
     """Visual Geometry Grounded Transformer.
 
     ``forward(images, query_points=None)`` takes ``images`` [S, 3, H, W] or [B, S, 3, H, W] (RGB in
-    [0, 1], H and W multiples of the patch size) and returns a dict with
+    [0, 1], H and W multiples of the patch size) and returns a :class:`~vggt_py.outputs.VGGTOutput`, a dict
+    (with one typed attribute per key, ``None`` when absent) holding
 
     ========================  ======================  =========================================
     key                       shape                   meaning
@@ -191,11 +190,11 @@ class VGGT(nn.Module):
             )
         return images, query_points
 
-    def forward(self, images: torch.Tensor, query_points: torch.Tensor | None = None) -> dict[str, Any]:
+    def forward(self, images: torch.Tensor, query_points: torch.Tensor | None = None) -> VGGTOutput:
         images, query_points = self._check_inputs(images, query_points)
         image_hw = (images.shape[-2], images.shape[-1])
         layers, patch_start_idx = self.aggregator(images, keep_layers=self._layers_needed)
-        predictions: dict[str, Any] = {}
+        predictions = VGGTOutput()
         with torch.autocast(device_type=images.device.type, enabled=False):
             fp32_layers = {i: t.float() for i, t in layers.items()}
             if self.camera_head is not None:
@@ -218,54 +217,3 @@ class VGGT(nn.Module):
         return predictions
 
     # -------------------------------------------------------------------------- weights
-    @classmethod
-    def from_pretrained(
-        cls,
-        repo_id_or_path: str | os.PathLike[str],
-        *,
-        config: VGGTConfig | None = None,
-        revision: str | None = None,
-        cache_dir: str | os.PathLike[str] | None = None,
-        local_files_only: bool = False,
-        token: str | bool | None = None,
-        device: torch.device | str = "cpu",
-        dtype: torch.dtype | None = None,
-    ) -> "VGGT":
-        """Load a model from a hub repo id, a local folder or a single weights file.
-
-        A folder holds ``config.json`` and ``model.safetensors`` (or ``model.pt``); a hub repo the same
-        (``facebook/VGGT-1B`` works unchanged). ``.pt`` files load with ``weights_only=True``. The
-        model is built on the meta device and takes the loaded tensors directly, so loading never
-        holds two copies of the weights. Returned in eval mode.
-        """
-        from vggt_py.hub import load_pretrained
-
-        return load_pretrained(
-            cls,
-            repo_id_or_path,
-            config=config,
-            revision=revision,
-            cache_dir=cache_dir,
-            local_files_only=local_files_only,
-            token=token,
-            device=device,
-            dtype=dtype,
-        )
-
-    def load_checkpoint_state_dict(self, state_dict: Mapping[str, torch.Tensor], assign: bool = False) -> None:
-        """Load a checkpoint-layout state dict strictly, with a readable error on any mismatch."""
-        from vggt_py.hub import load_state_dict_strict
-
-        load_state_dict_strict(self, state_dict, assign=assign)
-
-    def save_pretrained(self, folder: str | os.PathLike[str], model_card: str | None = None) -> None:
-        """Write ``config.json``, ``model.safetensors`` (checkpoint layout) and a ``README.md`` card."""
-        from vggt_py.hub import save_pretrained
-
-        save_pretrained(self, folder, model_card=model_card)
-
-    def push_to_hub(self, repo_id: str, *, private: bool = False, token: str | None = None, **kwargs: Any) -> str:
-        """Save to a temporary folder and upload it to ``repo_id``; returns the commit URL."""
-        from vggt_py.hub import push_to_hub
-
-        return push_to_hub(self, repo_id, private=private, token=token, **kwargs)
