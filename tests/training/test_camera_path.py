@@ -228,3 +228,19 @@ def test_one_batch_is_memorised_frame_by_frame(micro_model):
     assert (translation < 0.35 * nearest_t).all(), (translation, nearest_t)
     gt_fov = extri_intri_to_pose_encoding(batch["extrinsics"], batch["intrinsics"], hw)[..., 7:]
     assert (final[..., 7:] - gt_fov).abs().max() < 0.05  # the fields of view are learned too
+
+
+def test_primed_camera_head_starts_at_identity_and_positive_fields_of_view(micro_model):
+    """Unprimed, a field of view can start (and stay, gradient-free behind its ReLU) at 0; primed, every
+    iteration's fields of view are positive and the last is near the requested value."""
+    from vggt_py.training.module import prime_camera_head
+
+    images = torch.rand(1, 3, 3, 28, 28, generator=torch.Generator().manual_seed(1))
+    prime_camera_head(micro_model, fov=1.0)
+    with torch.no_grad():
+        poses = TrainingModule(micro_model, ["camera"])(images)["pose_enc_list"]
+    assert all((p[..., 7:] > 0).all() for p in poses)
+    assert (poses[-1][..., 7:] - 1.0).abs().max() < 0.5  # random heads add +-0.4
+    assert (poses[-1][..., 6] - 1.0).abs().max() < 0.5  # q_w: near the identity rotation
+    with pytest.raises(ValueError, match="fov must be > 0"):
+        prime_camera_head(micro_model, fov=0.0)
