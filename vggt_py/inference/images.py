@@ -42,6 +42,7 @@ from vggt_py.inference.video import (
     read_video_frames,
     sample_frame_indices,
 )
+from vggt_py.errors import InputError
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -64,7 +65,7 @@ _WHITE = (255, 255, 255, 255)
 _PointsT = TypeVar("_PointsT", torch.Tensor, np.ndarray)
 
 
-class ImageLoadError(ValueError):
+class ImageLoadError(InputError):
     """Images that could not be loaded; ``failures`` lists every ``(path, reason)``."""
 
     def __init__(self, message: str, failures: Sequence[tuple[Path, str]] = ()) -> None:
