@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 
 from vggt_py import VGGT, VGGTConfig
 
@@ -40,3 +42,12 @@ def sane_tiny_model(img_size: int = 140) -> VGGT:
         last.weight.mul_(0.05)
         last.bias.copy_(torch.tensor([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.2]) / config.camera_head.iters)
     return model
+
+
+def write_photos(folder: Path, size: tuple[int, int], count: int) -> Path:
+    """``count`` random-noise PNGs of ``size`` = (width, height) named 00.png, 01.png, ... in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(folder / f"{i:02d}.png")
+    return folder

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+
 from vggt_py.errors import ModelUnavailableError
 
 __all__ = [

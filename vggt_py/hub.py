@@ -18,8 +18,8 @@ import torch
 from vggt_py.bundled import bundled_model_dir, parse_bundled_spec
 from vggt_py.config import VGGTConfig
 from vggt_py.convert import convert_state_dict, unwrap_checkpoint
-from vggt_py.utils.io import atomic_path, atomic_write_text
 from vggt_py.errors import ModelUnavailableError
+from vggt_py.utils.io import atomic_path, atomic_write_text
 
 __all__ = [
     "PretrainedMixin",

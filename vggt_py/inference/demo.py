@@ -18,7 +18,6 @@ without resampling and predictions and ground truth share one pixel grid.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from vggt_py.errors import InputError
 from vggt_py.geometry.pixels import intrinsics_to_original, model_to_original, original_to_model
 from vggt_py.inference.video import (
     VideoReadError,
@@ -42,7 +43,6 @@ from vggt_py.inference.video import (
     read_video_frames,
     sample_frame_indices,
 )
-from vggt_py.errors import InputError
 
 __all__ = [
     "IMAGE_EXTENSIONS",

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+
 from vggt_py.errors import InputError
 
 __all__ = [
