@@ -18,7 +18,10 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from vggt_py import VGGT
-from vggt_py.data.datasets import AugmentConfig, DynamicBatchSampler, MultiViewDataset, SampleRequest, SceneCollection
+from vggt_py.data.augment import AugmentConfig
+from vggt_py.data.collection import SceneCollection
+from vggt_py.data.datasets import MultiViewDataset
+from vggt_py.data.sampling import DynamicBatchSampler, SampleRequest
 from vggt_py.data.synthetic import SceneConfig
 from vggt_py.geometry import extri_intri_to_pose_encoding, pose_encoding_to_extri_intri, project_points
 from vggt_py.geometry.rotation import rotation_angle
@@ -244,3 +247,52 @@ def test_primed_camera_head_starts_at_identity_and_positive_fields_of_view(micro
     assert (poses[-1][..., 6] - 1.0).abs().max() < 0.5  # q_w: near the identity rotation
     with pytest.raises(ValueError, match="fov must be > 0"):
         prime_camera_head(micro_model, fov=0.0)
+
+
+def test_pose_spread_alarm():
+    """The training log's collapse alarm: 1 for perfect predictions, 0 for one pose for every frame."""
+    from vggt_py.training.trainer import pose_spread
+
+    g = torch.Generator().manual_seed(0)
+    rotations = torch.from_numpy(Rotation.random(6, random_state=2).as_matrix()).reshape(2, 3, 3, 3).float()
+    extrinsics = torch.cat([rotations, torch.randn(2, 3, 3, 1, generator=g)], dim=-1)
+    extrinsics[:, 0] = torch.eye(3, 4)
+    intrinsics = torch.tensor([[30.0, 0, 14], [0, 30, 14], [0, 0, 1]]).repeat(2, 3, 1, 1)
+    batch = {"images": torch.zeros(2, 3, 3, 28, 28), "extrinsics": extrinsics, "intrinsics": intrinsics}
+    exact = extri_intri_to_pose_encoding(extrinsics, intrinsics, (28, 28))
+    assert pose_spread(exact, batch).item() == pytest.approx(1.0, rel=1e-5)
+    collapsed = exact.clone()
+    collapsed[:, 1:] = exact[:, 1:].flatten(0, 1).mean(0)
+    assert pose_spread(collapsed, batch).item() == pytest.approx(0.0, abs=1e-6)
+
+
+# ------------------------------------------------------------------- deviations from the reference
+def test_dense_ground_truth_is_clamped_to_100():
+    """As in the reference, ground truth beyond +-100 (normalised units) counts as 100; NaN as 0."""
+    from vggt_py.training.losses import confidence_regression_loss
+
+    pred = torch.ones(1, 1, 4, 4, 1)
+    conf = torch.full((1, 1, 4, 4), 2.0)
+    mask = torch.ones(1, 1, 4, 4, dtype=torch.bool)
+    far, clamped = torch.ones(1, 1, 4, 4), torch.ones(1, 1, 4, 4)
+    far[0, 0, 1, 1], clamped[0, 0, 1, 1] = 1e6, 100.0
+    a = confidence_regression_loss(pred, conf, far, mask, valid_range=1.0, min_valid_pixels=1)
+    b = confidence_regression_loss(pred, conf, clamped, mask, valid_range=1.0, min_valid_pixels=1)
+    for key in ("conf", "reg", "grad"):
+        assert a[key].item() == pytest.approx(b[key].item()), key
+
+
+def test_confidence_weighted_gradient_ignores_confidence_at_invalid_pixels():
+    """Decision: the conf_grad term's -alpha log(conf) counts at valid pairs only (the reference adds it
+    everywhere, which rewards unbounded confidence where nothing is supervised)."""
+    from vggt_py.training.losses import gradient_loss
+
+    g = torch.Generator().manual_seed(0)
+    pred, gt = torch.rand(1, 8, 8, 1, generator=g), torch.rand(1, 8, 8, 1, generator=g)
+    mask = torch.ones(1, 8, 8, dtype=torch.bool)
+    mask[:, :, 5:] = False
+    conf = 1 + torch.rand(1, 8, 8, generator=g)
+    other = conf.clone()
+    other[:, :, 6:] = 50.0  # columns 6, 7: never part of a valid pair
+    assert gradient_loss(pred, gt, mask, conf).item() == pytest.approx(gradient_loss(pred, gt, mask, other).item())
+    assert gradient_loss(pred, gt, mask, conf).item() != pytest.approx(gradient_loss(pred, gt, mask, conf * 2).item())
