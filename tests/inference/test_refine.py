@@ -275,6 +275,7 @@ def test_copies_of_one_photo_are_declined(truth):
     report = result.report
     assert not report.refined, report.message
     assert report.accepted is False and "degenerate geometry" in report.rejection_reason
+    assert "do not move between the frames" in report.rejection_reason
     assert result.reconstruction is copies
 
 

@@ -351,12 +351,17 @@ def _degeneracy(obs: _Observations, min_angle: float) -> str | None:
     angles = _triangulation_angles(obs.points, obs.keep, obs.extrinsics)
     finite = angles[np.isfinite(angles)]
     angle = float(np.median(finite)) if finite.size else 0.0
-    if parallax < _MIN_PARALLAX_PX or angle < min_angle:
+    measured = f"median largest track shift {parallax:.3g} px, median triangulation angle {angle:.3g} deg"
+    if parallax < _MIN_PARALLAX_PX:
         return (
-            f"degenerate geometry: the tracks barely move between the frames (median largest shift "
-            f"{parallax:.3g} px, median triangulation angle {angle:.3g} deg, at least {_MIN_PARALLAX_PX:g} px and "
-            f"{min_angle:g} deg needed): no baseline (e.g. copies of one photo), so depth and camera "
+            f"degenerate geometry: the tracks do not move between the frames ({measured}; at least "
+            f"{_MIN_PARALLAX_PX:g} px needed): no baseline (e.g. copies of one photo), so depth and camera "
             "positions are not observable"
+        )
+    if angle < min_angle:
+        return (
+            f"degenerate geometry: the cameras have almost no baseline ({measured}; at least {min_angle:g} deg "
+            "needed): a rotation-only or near-identical set of views does not constrain depth and camera positions"
         )
     return None
 
