@@ -168,3 +168,75 @@ def test_unknown_bundled_model(photos: Path, tmp_path: Path, capsys: pytest.Capt
     assert run("reconstruct", photos, "-o", tmp_path / "out", "--model", "bundled:nope") == 2
     err = capsys.readouterr().err
     assert "--model bundled:nope" in err and "no bundled model named 'nope'; available: small-synthetic" in err
+
+
+def _rejecting_refine(calls: list[dict]):
+    """A stand-in for refine() whose adjustment ran and was rejected (records its keyword arguments)."""
+    from vggt_py.inference.refine import FrameRefinement, RefineReport, RefineResult
+
+    def fake(rec, **kwargs):
+        calls.append(kwargs)
+        frames = [FrameRefinement(i, str(name), 10, False) for i, name in enumerate(rec.names)]
+        report = RefineReport(
+            refined=False, message="kept the feed-forward result: rejected", track_source="point_map", frames=frames,
+            accepted=False, rejection_reason="the solver did not converge (termination NO_CONVERGENCE)",
+            solver={"termination": "NO_CONVERGENCE", "iterations": 101, "usable": True},
+        )
+        return RefineResult(reconstruction=rec, colmap_model=None, report=report)
+
+    return fake
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_rejected_refinement_is_reported_and_strict_fails(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, strict: bool
+) -> None:
+    import importlib
+
+    calls: list[dict] = []
+    monkeypatch.setattr(importlib.import_module("vggt_py.inference.refine"), "refine", _rejecting_refine(calls))
+    photos = write_photos(tmp_path / "photos", (140, 112), 3)
+    argv = ["reconstruct", photos, "-o", tmp_path / "out", "--model", model_dir, "--formats", "npz", "--refine"]
+    code = run(*argv, *(["--strict"] if strict else []))
+    assert code == (1 if strict else 0)
+    captured = capsys.readouterr()
+    text = " ".join(captured.out.split())  # the table may wrap
+    assert "solver NO_CONVERGENCE after 101 iterations" in text and "rejected: the solver did not converge" in text
+    assert "inf px" not in text and "refined (" not in text
+    assert ("--strict" in captured.err) is strict
+    assert (tmp_path / "out" / "reconstruction.npz").is_file()  # the feed-forward result is still written
+    assert calls == [{"refine_focal_length": True, "shared_camera": True, "camera_model": "SIMPLE_PINHOLE"}]
+
+
+def test_refine_intrinsics_option(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    calls: list[dict] = []
+    monkeypatch.setattr(importlib.import_module("vggt_py.inference.refine"), "refine", _rejecting_refine(calls))
+    photos = write_photos(tmp_path / "photos", (140, 112), 2)
+    for choice in ("none", "per-frame"):
+        argv = ["reconstruct", photos, "-o", tmp_path / choice, "--model", model_dir, "--formats", "npz"]
+        assert run(*argv, "--refine", "--refine-intrinsics", choice) == 0
+    assert calls == [
+        {"refine_focal_length": False, "shared_camera": False, "camera_model": "PINHOLE"},
+        {"refine_focal_length": True, "shared_camera": False, "camera_model": "PINHOLE"},
+    ]
+    with pytest.raises(SystemExit) as exit_info:
+        run("reconstruct", photos, "-o", tmp_path / "bad", "--refine-intrinsics", "all")
+    assert exit_info.value.code == 2 and "invalid choice: 'all'" in capsys.readouterr().err
+
+
+def test_refine_on_copies_of_one_photo_is_declined(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    pytest.importorskip("pycolmap")
+    import shutil
+
+    photos = write_photos(tmp_path / "photos", (140, 112), 1)
+    for i in range(1, 4):
+        shutil.copy(photos / "00.png", photos / f"{i:02d}.png")
+    argv = ["reconstruct", photos, "-o", tmp_path / "out", "--model", model_dir, "--formats", "npz", "--refine"]
+    assert run(*argv, "--strict") == 1
+    text = " ".join(capsys.readouterr().out.split())
+    assert "bundle adjustment" in text and "refined (" not in text
+    assert "rejected:" in text or "not refined:" in text

@@ -114,7 +114,9 @@ def test_colmap_model_uses_model_pixels_plus_half(shared_result):
 
 def test_per_frame_pinhole_with_fixed_focal(truth):
     perturbed = perturb(truth, seed=2)
-    result = refine(perturbed, refine_focal_length=False, points_per_frame=POINTS_PER_FRAME)
+    result = refine(
+        perturbed, camera_model="PINHOLE", shared_camera=False, refine_focal_length=False, points_per_frame=POINTS_PER_FRAME
+    )
     rotation, translation = pose_errors(result.reconstruction, truth)
     assert rotation < 0.05 and translation < 0.2
     np.testing.assert_array_equal(result.reconstruction.intrinsics, perturbed.intrinsics)
@@ -202,3 +204,86 @@ def test_missing_pycolmap_says_how_to_install(perturbed, monkeypatch: pytest.Mon
 def test_bad_arguments(perturbed, kwargs: dict, message: str):
     with pytest.raises(ValueError, match=message):
         refine(perturbed, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rejection: a refinement that does not converge, diverges or has no baseline keeps the feed-forward cameras
+
+
+def test_a_solver_that_does_not_converge_is_rejected(perturbed):
+    result = refine(perturbed, max_iterations=1, points_per_frame=POINTS_PER_FRAME)  # 1 step: NO_CONVERGENCE
+    report = result.report
+    assert report.solver["termination"] == "NO_CONVERGENCE"
+    assert not report.refined and report.accepted is False
+    assert "did not converge" in report.rejection_reason and "NO_CONVERGENCE" in report.rejection_reason
+    assert result.reconstruction is perturbed and result.colmap_model is None
+    assert report.failed_frames == [0, 1, 2, 3, 4]
+    assert json.loads(json.dumps(report.to_dict()))["accepted"] is False
+
+
+def test_a_diverging_adjustment_is_rejected(perturbed, monkeypatch: pytest.MonkeyPatch):
+    """BA that 'succeeds' but leaves points behind the cameras (infinite errors) must not be kept."""
+    pycolmap = pytest.importorskip("pycolmap")
+    real = pycolmap.create_default_bundle_adjuster
+
+    class Diverging:
+        def __init__(self, options, config, model):
+            self.model, self.adjuster = model, real(options, config, model)
+
+        def solve(self):
+            summary = self.adjuster.solve()
+            centre = np.asarray(self.model.image(1).projection_center())
+            for point_id in self.model.point3D_ids():  # mirror every point through the first camera's centre
+                point = self.model.point3D(point_id)
+                point.xyz = 2 * centre - np.asarray(point.xyz)
+            return summary
+
+    monkeypatch.setattr(pycolmap, "create_default_bundle_adjuster", Diverging)
+    result = refine(perturbed, points_per_frame=POINTS_PER_FRAME)
+    report = result.report
+    assert report.solver["termination"] == "CONVERGENCE" and report.solver["usable"]
+    assert not report.refined and report.accepted is False and "non-finite" in report.rejection_reason
+    assert result.reconstruction is perturbed
+    np.testing.assert_array_equal(result.reconstruction.extrinsics, perturbed.extrinsics)
+    np.testing.assert_array_equal(result.reconstruction.intrinsics, perturbed.intrinsics)
+
+
+def copies_of_one_frame(rec: Reconstruction, num: int = 5, seed: int = 3) -> Reconstruction:
+    """``num`` copies of frame 0 (zero baseline) whose 'feed-forward' cameras differ slightly, as a model's would."""
+    rng = np.random.default_rng(seed)
+    pick = np.zeros(num, dtype=np.int64)
+    arrays = {
+        name: getattr(rec, name)[pick]
+        for name in ("depth", "depth_conf", "colors", "original_sizes", "transforms", "valid_regions",
+                     "pose_encoding", "points_from_head", "points_conf", "intrinsics")
+    }
+    extrinsics = np.repeat(rec.extrinsics[:1].astype(np.float64), num, axis=0)
+    for i in range(1, num):
+        delta = axis_angle_to_mat(torch.from_numpy(rng.normal(0.0, math.radians(0.3), 3))).numpy()
+        extrinsics[i, :, :3] = delta @ extrinsics[i, :, :3]
+        extrinsics[i, :, 3] = delta @ extrinsics[i, :, 3] + rng.normal(0.0, 0.02, 3)
+    copies = dataclasses.replace(
+        rec, **arrays, names=[f"copy_{i}.png" for i in range(num)], tracks=None, track_visibility=None,
+        query_points=None, points_from_depth=rec.points_from_depth[pick],
+    )
+    return with_cameras(copies, extrinsics)
+
+
+def test_copies_of_one_photo_are_declined(truth):
+    copies = copies_of_one_frame(truth)
+    result = refine(copies, points_per_frame=POINTS_PER_FRAME)
+    report = result.report
+    assert not report.refined, report.message
+    assert report.accepted is False and "degenerate geometry" in report.rejection_reason
+    assert "do not move between the frames" in report.rejection_reason
+    assert result.reconstruction is copies
+
+
+def test_intrinsics_are_shared_by_default(truth):
+    """The default adjusts one focal length for all frames: it cannot drift frame by frame."""
+    skewed = truth.intrinsics.astype(np.float64)
+    skewed[:, 0, 0] *= np.array([1.03, 0.98, 1.05, 1.0, 0.97])[:, None][:, 0]
+    result = refine(with_cameras(truth, truth.extrinsics, skewed), points_per_frame=POINTS_PER_FRAME)
+    assert result.report.accepted is True and result.colmap_model.num_cameras() == 1
+    focal = result.reconstruction.intrinsics[:, [0, 1], [0, 1]]
+    np.testing.assert_array_equal(focal, focal[0, 0])

@@ -30,6 +30,12 @@ __all__ = ["register", "run_reconstruct"]
 
 _DEFAULT_PERCENTILE = 50.0
 _COLMAP_MAX_POINTS = 100_000
+# --refine-intrinsics: what bundle adjustment may change in the intrinsics (refine() keyword arguments).
+_INTRINSICS = {
+    "none": {"refine_focal_length": False, "shared_camera": False, "camera_model": "PINHOLE"},
+    "shared": {"refine_focal_length": True, "shared_camera": True, "camera_model": "SIMPLE_PINHOLE"},
+    "per-frame": {"refine_focal_length": True, "shared_camera": False, "camera_model": "PINHOLE"},
+}
 
 
 def _parse_formats(text: str) -> tuple[str, ...]:
@@ -76,9 +82,10 @@ def run_reconstruct(args: argparse.Namespace) -> int:
         with stage(progress, f"Inference ({plural(len(batch), 'frame')})", times=times, key="inference"):
             rec = infer(batch, model, device, args, point_source=args.points)
         notes: list[str] = []
+        refined = True
         if args.refine:
             with stage(progress, "Refining (bundle adjustment)", times=times, key="refine"):
-                rec, note = _refine(rec)
+                rec, refined, note = _refine(rec, args.refine_intrinsics)
             notes.append(note)
         mask = None
         if args.filter == "consistent":
@@ -108,25 +115,39 @@ def run_reconstruct(args: argparse.Namespace) -> int:
             progress.update(task, description="Exporting")
     kept = len(select_points(rec, threshold, percentile, mask=mask))
     _print_summary(rec, written, kept, int(rec.content_mask().sum()), filter_text, times, source, notes)
+    if args.strict and not refined:
+        make_console(stderr=True).print(
+            "error: --strict: the cameras were not refined (see 'bundle adjustment' above); "
+            "the feed-forward cameras were written"
+        )
+        return 1
     return 0
 
 
-def _refine(rec: Reconstruction) -> tuple[Reconstruction, str]:
-    """Bundle-adjust ``rec``; on failure keep the feed-forward result and say why."""
+def _refine(rec: Reconstruction, intrinsics: str) -> tuple[Reconstruction, bool, str]:
+    """Bundle-adjust ``rec``: (reconstruction, whether it was refined, a note with the solver's termination)."""
     from vggt_py.inference.refine import refine
 
     try:
-        result = refine(rec)
+        result = refine(rec, **_INTRINSICS[intrinsics])
     except ImportError as err:
         raise CLIError(str(err)) from err
     report = result.report
-    failed = getattr(report, "failed_frames", [])
+    solver = report.solver
+    termination = ""
+    if solver:
+        termination = f"solver {solver.get('termination', '?')}"
+        if solver.get("iterations") is not None:
+            termination += f" after {solver['iterations']} iterations"
+        termination += "; "
+    if report.accepted is False:
+        return rec, False, f"{termination}rejected: {report.rejection_reason}; kept the feed-forward cameras"
     if not report.refined:
-        return rec, f"not refined: {report.message}"
-    note = f"refined: {report.message}"
-    if failed:
-        note += f" (kept the feed-forward camera of frames {list(failed)})"
-    return result.reconstruction, note
+        return rec, False, f"not refined: {report.message}"
+    note = f"{termination}refined ({intrinsics} intrinsics): {report.message}"
+    if report.failed_frames:
+        note += f" (kept the feed-forward camera of frames {list(report.failed_frames)})"
+    return result.reconstruction, True, note
 
 
 def _print_summary(
@@ -206,7 +227,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--refine",
         action="store_true",
         help="refine cameras by bundle adjustment (pycolmap) on the model's own correspondences; "
-        "frames that cannot be refined keep their feed-forward camera",
+        "frames that cannot be refined keep their feed-forward camera; a refinement that does not converge, "
+        "does not lower the reprojection error or has no baseline (e.g. copies of one photo) is rejected "
+        "and the feed-forward cameras are kept",
+    )
+    parser.add_argument(
+        "--refine-intrinsics",
+        choices=tuple(_INTRINSICS),
+        default="shared",
+        help="with --refine: what bundle adjustment may change in the intrinsics: 'shared' (default) one "
+        "focal length for all frames, which cannot drift frame by frame; 'none' holds every frame's "
+        "intrinsics fixed; 'per-frame' adjusts f_x and f_y of each frame (photos from different cameras "
+        "or zooms; can diverge on weak tracks)",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="with --refine: exit with status 1 when the cameras were not refined (rejected or declined); "
+        "the outputs are still written, with the feed-forward cameras",
     )
     parser.add_argument(
         "--filter",

@@ -16,10 +16,17 @@
    instead). With fewer than 2 usable frames nothing is adjusted: the feed-forward result is returned
    with the reasons.
 4. **Bundle adjustment** with pycolmap over the usable frames: poses, points and focal lengths (the
-   principal point stays fixed), a robust loss, one PINHOLE or SIMPLE_PINHOLE camera per frame or one
-   shared camera. The first usable frame's pose fixes the gauge; the solution is then rescaled about that
+   principal point stays fixed), a robust loss, one shared SIMPLE_PINHOLE camera by default (one focal
+   length for all frames, which cannot drift frame by frame) or one PINHOLE/SIMPLE_PINHOLE camera per
+   frame. The first usable frame's pose fixes the gauge; the solution is then rescaled about that
    camera's centre so that the refined points' depths match the depth maps (median ratio), which keeps
    the depth maps and the refined cameras in one scale.
+5. **Acceptance.** The adjusted cameras replace the feed-forward ones only when the solver converged
+   and lowered its cost, every used observation's reprojection error is finite afterwards, the median
+   error improved, and the tracks have a baseline (median triangulation angle of at least
+   ``min_triangulation_angle``, checked with the feed-forward cameras too, where the tracks must also
+   move by at least a pixel between views). Otherwise the feed-forward result is returned, ``report.accepted`` is
+   False and ``report.rejection_reason`` says why.
 
 Everything happens in model-resolution pixels. COLMAP puts pixel centres at half-integers, so the pycolmap
 model's keypoints and principal points are the model pixels plus 0.5.
@@ -69,6 +76,8 @@ TrackSource = Literal["auto", "point_map", "tracks"]
 Loss = Literal["trivial", "soft_l1", "cauchy", "huber"]
 _MAX_QUERY_FRAMES = 8
 _REPOSE_FRACTION = 0.5  # a frame keeping less than this fraction of its matches is re-posed by PnP
+_ACCEPTED_TERMINATIONS = ("CONVERGENCE", "USER_SUCCESS")
+_MIN_PARALLAX_PX = 1.0  # median over tracks of the largest image shift of a track, below which nothing moves
 
 
 # ---------------------------------------------------------------------------------------------
@@ -256,6 +265,7 @@ class _Adjustment:
     loss: Loss
     loss_scale: float
     max_iterations: int
+    min_triangulation_angle: float
 
 
 class _Observations(NamedTuple):
@@ -292,7 +302,96 @@ def _solver_summary(summary: Any) -> dict[str, Any]:
         out["initial_cost"] = float(ceres_summary.initial_cost)
         out["final_cost"] = float(ceres_summary.final_cost)
         out["iterations"] = int(ceres_summary.num_successful_steps + ceres_summary.num_unsuccessful_steps)
+        message = str(getattr(ceres_summary, "message", "") or "")
+        if message:
+            out["message"] = message
     return out
+
+
+def _solver_rejection(solver: dict[str, Any]) -> str | None:
+    """Why the solver's outcome cannot be trusted (None: it converged and lowered the cost)."""
+    termination = solver.get("termination", "?")
+    if not solver.get("usable", False):
+        return f"the solver's solution is not usable (termination {termination})"
+    if termination not in _ACCEPTED_TERMINATIONS:
+        iterations = solver.get("iterations")
+        spent = f" after {iterations} iterations" if iterations is not None else ""
+        return f"the solver did not converge (termination {termination}{spent})"
+    initial, final = solver.get("initial_cost"), solver.get("final_cost")
+    if initial is not None and final is not None:
+        if not (math.isfinite(initial) and math.isfinite(final)):
+            return f"the solver's cost is not finite ({initial!r} -> {final!r})"
+        if not final < initial:
+            return f"the solver did not lower the cost ({initial:.6g} -> {final:.6g})"
+    return None
+
+
+def _triangulation_angles(points: np.ndarray, keep: np.ndarray, extrinsics: np.ndarray) -> np.ndarray:
+    """``[N]`` degrees: per track, the largest angle between two of its observing cameras' rays (NaN: none)."""
+    centres = -np.einsum("sji,sj->si", extrinsics[:, :, :3], extrinsics[:, :, 3])  # [S, 3]
+    rays = points[:, None, :] - centres[None]  # [N, S, 3]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rays = rays / np.linalg.norm(rays, axis=-1, keepdims=True)
+    rays = np.where(keep[..., None], rays, np.nan)
+    angles = np.full(points.shape[0], np.nan)
+    for n in np.flatnonzero((keep.sum(axis=1) >= 2) & np.isfinite(points).all(-1)):
+        unit = rays[n, keep[n]]  # [K, 3]
+        cosines = np.clip(unit @ unit.T, -1.0, 1.0)
+        angles[n] = math.degrees(math.acos(float(cosines.min())))
+    return angles
+
+
+def _degeneracy(obs: _Observations, min_angle: float) -> str | None:
+    """Why the tracks cannot constrain the cameras before any adjustment (None: they have a baseline)."""
+    xy = obs.tracks.xy  # [N, S, 2]
+    query = xy[np.arange(len(obs.tracks)), obs.tracks.query_frame]  # [N, 2]
+    moved = np.where(obs.keep, np.linalg.norm(xy - query[:, None], axis=-1), -np.inf).max(axis=1)  # [N]
+    moved = moved[obs.keep.sum(axis=1) >= 2]
+    parallax = float(np.median(moved)) if moved.size else 0.0
+    angles = _triangulation_angles(obs.points, obs.keep, obs.extrinsics)
+    finite = angles[np.isfinite(angles)]
+    angle = float(np.median(finite)) if finite.size else 0.0
+    measured = f"median largest track shift {parallax:.3g} px, median triangulation angle {angle:.3g} deg"
+    if parallax < _MIN_PARALLAX_PX:
+        return (
+            f"degenerate geometry: the tracks do not move between the frames ({measured}; at least "
+            f"{_MIN_PARALLAX_PX:g} px needed): no baseline (e.g. copies of one photo), so depth and camera "
+            "positions are not observable"
+        )
+    if angle < min_angle:
+        return (
+            f"degenerate geometry: the cameras have almost no baseline ({measured}; at least {min_angle:g} deg "
+            "needed): a rotation-only or near-identical set of views does not constrain depth and camera positions"
+        )
+    return None
+
+
+def _result_rejection(
+    before: np.ndarray, after: np.ndarray, keep: np.ndarray, usable: list[int], angles: np.ndarray, min_angle: float
+) -> str | None:
+    """Why adjusted cameras must not replace the feed-forward ones (None: they may)."""
+    errors = after[keep]
+    bad_frames = [i for i in usable if not np.isfinite(after[keep[:, i], i]).all()]
+    if bad_frames or not np.isfinite(errors).all():
+        return (
+            f"non-finite reprojection errors after the adjustment in {len(bad_frames)} of {len(usable)} "
+            f"frame(s) (points behind a camera): {bad_frames[:10]}"
+        )
+    median_before, median_after = float(np.median(before[keep])), float(np.median(errors))
+    if not median_after < median_before:
+        return (
+            f"the adjustment did not improve the median reprojection error "
+            f"({median_before:.3f} -> {median_after:.3f} px)"
+        )
+    finite = angles[np.isfinite(angles)]
+    median_angle = float(np.median(finite)) if finite.size else 0.0
+    if median_angle < min_angle:
+        return (
+            f"degenerate geometry: median triangulation angle {median_angle:.3g} deg < {min_angle:g} deg "
+            "(no baseline between the frames, e.g. copies of one photo): depth and camera positions are "
+            "not observable"
+        )
+    return None
 
 
 def _read_model(
@@ -344,11 +443,18 @@ def _unrefined(rec: Reconstruction, report: RefineReport, reason: str, frames: S
     return RefineResult(reconstruction=rec, colmap_model=None, report=report)
 
 
+def _rejected(rec: Reconstruction, report: RefineReport, reason: str, frames: Sequence[int]) -> RefineResult:
+    """The adjustment ran but its result was rejected: keep the feed-forward cameras and say why."""
+    report.accepted = False
+    report.rejection_reason = reason
+    return _unrefined(rec, report, f"rejected the adjustment: {reason}", frames)
+
+
 def refine(
     rec: Reconstruction,
     *,
-    camera_model: str = "PINHOLE",
-    shared_camera: bool = False,
+    camera_model: str = "SIMPLE_PINHOLE",
+    shared_camera: bool = True,
     track_source: TrackSource = "auto",
     query_frames: Sequence[int] | None = None,
     points_per_frame: int = 1024,
@@ -361,6 +467,7 @@ def refine(
     loss: Loss = "cauchy",
     loss_scale: float = 2.0,
     max_iterations: int = 100,
+    min_triangulation_angle: float = 1.0,
     seed: int = 0,
 ) -> RefineResult:
     """Refine the cameras of ``rec`` by bundle adjustment on tracks from its own predictions.
@@ -370,8 +477,11 @@ def refine(
 
     Args:
         rec: the reconstruction (not modified).
-        camera_model: ``"PINHOLE"`` (f_x, f_y) or ``"SIMPLE_PINHOLE"`` (one focal length).
-        shared_camera: one camera (mean intrinsics) for all adjusted frames.
+        camera_model: ``"SIMPLE_PINHOLE"`` (one focal length, the default) or ``"PINHOLE"`` (f_x, f_y).
+        shared_camera: one camera (mean intrinsics) for all adjusted frames (the default): a single
+            focal length constrained by every frame, which cannot drift frame by frame. Pass False
+            (per-frame cameras) only for photos from different cameras or zoom settings, or hold the
+            intrinsics fixed with ``refine_focal_length=False``.
         track_source: ``"point_map"`` matches, track-head ``"tracks"``, or ``"auto"`` (all available).
         query_frames: frames whose pixels start point-map tracks (default: up to 8 spread evenly).
         points_per_frame: pixels sampled per query frame.
@@ -383,7 +493,9 @@ def refine(
         min_inliers: observations a frame needs to be adjusted.
         refine_focal_length: also adjust focal lengths (the principal point stays fixed).
         loss: robust loss of the reprojection residuals; ``loss_scale`` is its scale in pixels.
-        max_iterations: solver iterations.
+        max_iterations: solver iterations; a solver that stops without converging is rejected.
+        min_triangulation_angle: degrees; the adjustment is rejected as degenerate when the median
+            over tracks of the widest angle between two observing rays is below it (no baseline).
         seed: seed of the pixel sampling.
 
     Returns:
@@ -407,6 +519,8 @@ def refine(
         raise ValueError(f"min_visibility: expected a number in [0, 1], got {min_visibility!r}")
     if not (math.isfinite(loss_scale) and loss_scale > 0):
         raise ValueError(f"loss_scale: expected a positive number, got {loss_scale!r}")
+    if not (math.isfinite(min_triangulation_angle) and 0 <= min_triangulation_angle < 90):
+        raise ValueError(f"min_triangulation_angle: expected degrees in [0, 90), got {min_triangulation_angle!r}")
     pycolmap = import_pycolmap()
     scene = prepare_scene(rec)
     if query_frames is None:
@@ -433,7 +547,9 @@ def refine(
     if len(usable) < 2:
         reason = f"{len(usable)} frame(s) with at least {min_inliers} observations (2 needed)"
         return _unrefined(rec, report, reason, usable)
-    setup = _Adjustment(camera_model, shared_camera, refine_focal_length, loss, loss_scale, max_iterations)
+    setup = _Adjustment(
+        camera_model, shared_camera, refine_focal_length, loss, loss_scale, max_iterations, min_triangulation_angle
+    )
     return _adjust(pycolmap, rec, scene, observations, usable, report, setup)
 
 
@@ -530,13 +646,17 @@ def _adjust(
     report: RefineReport,
     setup: _Adjustment,
 ) -> RefineResult:
+    degenerate = _degeneracy(obs, setup.min_triangulation_angle)
+    if degenerate is not None:
+        return _rejected(rec, report, degenerate, usable)
     model, point_ids = _build_model(pycolmap, rec, scene, obs, usable, setup)
     report.num_tracks = int(np.count_nonzero(point_ids >= 0))
     report.num_observations = int(obs.keep.sum())
     report.reprojection_error_before = float(obs.errors[obs.keep].mean())
     report.solver = _solver_summary(_bundle_adjust(pycolmap, model, setup))
-    if not report.solver["usable"]:
-        return _unrefined(rec, report, f"bundle adjustment failed ({report.solver['termination']})", usable)
+    rejection = _solver_rejection(report.solver)
+    if rejection is not None:
+        return _rejected(rec, report, rejection, usable)
 
     poses, intrinsics, points = _read_model(model, usable, point_ids, setup.camera_model)
     extrinsics = scene.extrinsics.copy()
@@ -549,17 +669,22 @@ def _adjust(
     poses, intrinsics, points = _read_model(model, usable, point_ids, setup.camera_model)
     finite = np.isfinite(poses).all() and np.isfinite(intrinsics).all()
     if not (finite and (intrinsics[:, [0, 1], [0, 1]] > 0).all()):
-        return _unrefined(rec, report, "bundle adjustment gave non-finite or non-positive cameras", usable)
+        return _rejected(rec, report, "bundle adjustment gave non-finite or non-positive cameras", usable)
 
     extrinsics[usable] = poses
     all_intrinsics = scene.intrinsics.copy()
     all_intrinsics[usable] = intrinsics
     after = _reprojection_errors(points, obs.tracks.xy, all_intrinsics, extrinsics)
     report.reprojection_error_after = float(after[obs.keep].mean())
+    angles = _triangulation_angles(points, obs.keep, extrinsics)
+    rejection = _result_rejection(obs.errors, after, obs.keep, usable, angles, setup.min_triangulation_angle)
+    if rejection is not None:
+        return _rejected(rec, report, rejection, usable)
     report.scale = scale
     _fill_frames(report, scene, obs.keep, obs.errors, after, extrinsics, all_intrinsics, usable)
     left_out = scene.num_frames - len(usable)
     report.refined = True
+    report.accepted = True
     report.message = (
         f"adjusted {len(usable)} frame(s) with {report.num_tracks} tracks; mean reprojection error "
         f"{report.reprojection_error_before:.2f} -> {report.reprojection_error_after:.2f} px"

@@ -42,7 +42,14 @@ class FrameRefinement:
 
 @dataclass
 class RefineReport:
-    """Summary of a refinement; ``refined`` is False when the feed-forward result was kept."""
+    """Summary of a refinement; ``refined`` is False when the feed-forward result was kept.
+
+    ``accepted`` is None when no adjustment ran (too few frames or correspondences: ``message`` says why),
+    True when the adjusted cameras were kept, and False when the adjustment ran but was rejected:
+    the solver did not converge or did not lower the cost, errors became non-finite, the median
+    reprojection error did not improve, or the geometry is degenerate (no baseline).
+    ``rejection_reason`` says which; ``solver`` holds the solver's termination and message.
+    """
 
     refined: bool
     message: str
@@ -53,6 +60,8 @@ class RefineReport:
     reprojection_error_before: float | None = None  # mean pixels over all used observations, before BA
     reprojection_error_after: float | None = None
     scale: float | None = None  # rescaling applied so the refined points match the depth maps
+    accepted: bool | None = None
+    rejection_reason: str | None = None
     solver: dict[str, Any] = field(default_factory=dict)
 
     @property
