@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -18,6 +18,9 @@ from vggt_py.config import VGGTConfig
 from vggt_py.heads.camera_head import CameraHead
 from vggt_py.heads.dpt_head import DPTHead
 from vggt_py.heads.track_head import TrackHead
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from vggt_py.parallel.shard import FrameShard
 
 __all__ = ["VGGT"]
 
@@ -44,6 +47,10 @@ class VGGT(nn.Module):
 
     Keys of disabled heads are absent. The camera, depth and point heads always run in float32,
     also under autocast; the track head follows the caller's autocast.
+
+    ``shard`` (a :class:`vggt_py.parallel.FrameShard`) runs this process's frames of a scene split
+    across a ``torch.distributed`` group; every output then holds this process's frames only (see
+    :func:`vggt_py.parallel.forward_distributed`, which also splits and gathers).
     """
 
     def __init__(self, config: VGGTConfig | None = None):
@@ -191,15 +198,17 @@ class VGGT(nn.Module):
             )
         return images, query_points
 
-    def forward(self, images: torch.Tensor, query_points: torch.Tensor | None = None) -> dict[str, Any]:
+    def forward(
+        self, images: torch.Tensor, query_points: torch.Tensor | None = None, *, shard: FrameShard | None = None
+    ) -> dict[str, Any]:
         images, query_points = self._check_inputs(images, query_points)
         image_hw = (images.shape[-2], images.shape[-1])
-        layers, patch_start_idx = self.aggregator(images, keep_layers=self._layers_needed)
+        layers, patch_start_idx = self.aggregator(images, keep_layers=self._layers_needed, shard=shard)
         predictions: dict[str, Any] = {}
         with torch.autocast(device_type=images.device.type, enabled=False):
             fp32_layers = {i: t.float() for i, t in layers.items()}
             if self.camera_head is not None:
-                pose_enc_list = self.camera_head(fp32_layers)
+                pose_enc_list = self.camera_head(fp32_layers, shard=shard)
                 predictions["pose_enc"] = pose_enc_list[-1]
                 predictions["pose_enc_list"] = pose_enc_list
             if self.depth_head is not None:
@@ -212,7 +221,7 @@ class VGGT(nn.Module):
                 )
             del fp32_layers
         if self.track_head is not None and query_points is not None:
-            tracks, vis, conf = self.track_head(layers, image_hw, patch_start_idx, query_points)
+            tracks, vis, conf = self.track_head(layers, image_hw, patch_start_idx, query_points, shard=shard)
             predictions["track"], predictions["vis"], predictions["conf"] = tracks[-1], vis, conf
         predictions["images"] = images
         return predictions

@@ -6,7 +6,7 @@ import torch
 import torch.utils.checkpoint
 from torch import nn
 
-from vggt_py.layers.attention import Attention
+from vggt_py.layers.attention import Attention, KVGather
 from vggt_py.layers.layer_scale import LayerScale
 from vggt_py.layers.mlp import Mlp
 from vggt_py.layers.rope import RopeTable
@@ -35,8 +35,8 @@ class Block(nn.Module):
         self.mlp = Mlp(dim, int(dim * mlp_ratio), bias=bias)
         self.ls2 = LayerScale(dim, layer_scale_init)
 
-    def forward(self, x: torch.Tensor, rope: RopeTable | None = None) -> torch.Tensor:
-        x = x + self.ls1(self.attn(self.norm1(x), rope))
+    def forward(self, x: torch.Tensor, rope: RopeTable | None = None, kv_gather: KVGather | None = None) -> torch.Tensor:
+        x = x + self.ls1(self.attn(self.norm1(x), rope, kv_gather))
         return x + self.ls2(self.mlp(self.norm2(x)))
 
 
