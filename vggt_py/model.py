@@ -6,8 +6,9 @@ Axis letters used throughout: ``B`` scenes, ``S`` frames per scene, ``N`` query 
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -22,7 +23,84 @@ from vggt_py.heads.track_head import TrackHead
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from vggt_py.parallel.shard import FrameShard
 
-__all__ = ["VGGT"]
+__all__ = ["VGGT", "fp32_compute"]
+
+_LOW_PRECISION = (torch.bfloat16, torch.float16)
+_WEIGHT_DTYPES = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16,
+                  "fp32": torch.float32, "float32": torch.float32}
+
+
+def _parse_weight_dtype(dtype: torch.dtype | str) -> torch.dtype:
+    if isinstance(dtype, str):
+        if dtype not in _WEIGHT_DTYPES:
+            raise ValueError(f"unknown weight dtype {dtype!r}; expected one of {sorted(_WEIGHT_DTYPES)}")
+        return _WEIGHT_DTYPES[dtype]
+    if dtype not in (torch.bfloat16, torch.float16, torch.float32, torch.float64):
+        raise ValueError(f"weights can be stored in bf16, fp16, fp32 or fp64, got {dtype}")
+    return dtype
+
+
+def _trunk_autocast(model: "VGGT", device: str) -> contextlib.AbstractContextManager:
+    """Weights stored in bf16/fp16 run the trunk under autocast to that dtype (unless the caller's is on)."""
+    dtype = model.weight_dtype
+    if dtype in _LOW_PRECISION and not torch.is_autocast_enabled(device):
+        return torch.autocast(device_type=device, dtype=dtype)
+    return contextlib.nullcontext()
+
+
+def _weight_units(module: nn.Module) -> Iterator[tuple[nn.Module, list[tuple[nn.Module, str]]]]:
+    """Modules that read their own parameters when called, with those parameters' (owner, name).
+
+    ``nn.MultiheadAttention`` also reads its ``out_proj`` parameters without calling it.
+    """
+    inside_mha: set[int] = set()
+    for sub in module.modules():
+        if id(sub) in inside_mha:
+            continue
+        if isinstance(sub, nn.MultiheadAttention):
+            owned = [(owner, name) for owner in sub.modules() for name, _ in owner.named_parameters(recurse=False)]
+            inside_mha.update(id(m) for m in sub.modules())
+        else:
+            owned = [(sub, name) for name, _ in sub.named_parameters(recurse=False)]
+        if owned:
+            yield sub, owned
+
+
+@contextlib.contextmanager
+def fp32_compute(module: nn.Module) -> Iterator[None]:
+    """Run ``module`` in float32 although its weights are stored in bf16/fp16.
+
+    Each module's weights are upcast just before it runs and dropped right after, so at most one
+    layer's float32 copy exists at a time. A no-op for float32 (or float64) weights.
+    """
+    handles = []
+    stashed: dict[tuple[int, str], tuple[nn.Module, str, torch.Tensor]] = {}
+
+    def upcast(unit_params: list[tuple[nn.Module, str]]) -> None:
+        for owner, name in unit_params:
+            param = owner._parameters[name]
+            if param is not None and param.dtype in _LOW_PRECISION:
+                stashed[(id(owner), name)] = (owner, name, param)
+                owner._parameters[name] = param.float()
+
+    def restore(unit_params: list[tuple[nn.Module, str]]) -> None:
+        for owner, name in unit_params:
+            entry = stashed.pop((id(owner), name), None)
+            if entry is not None:
+                owner._parameters[name] = entry[2]
+
+    if any(p.dtype in _LOW_PRECISION for p in module.parameters()):
+        for unit, params in _weight_units(module):
+            handles.append(unit.register_forward_pre_hook(lambda m, a, p=params: upcast(p)))
+            handles.append(unit.register_forward_hook(lambda m, a, o, p=params: restore(p)))
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+        for owner, name, param in stashed.values():
+            owner._parameters[name] = param
+        stashed.clear()
 
 
 class VGGT(nn.Module):
@@ -47,6 +125,12 @@ class VGGT(nn.Module):
 
     Keys of disabled heads are absent. The camera, depth and point heads always run in float32,
     also under autocast; the track head follows the caller's autocast.
+
+    Weights may be stored in bf16 (``from_pretrained(..., dtype=torch.bfloat16)`` or
+    ``model.to(torch.bfloat16)``): half the weight memory. The trunk then runs under bf16 autocast
+    (its residual stream stays float32, as under autocast with float32 weights) and the heads in
+    float32, each layer's weights upcast only while it runs. Under autocast, or with bf16 weights,
+    the aggregator layers kept for the heads are stored in the autocast dtype.
 
     ``shard`` (a :class:`vggt_py.parallel.FrameShard`) runs this process's frames of a scene split
     across a ``torch.distributed`` group; every output then holds this process's frames only (see
@@ -203,28 +287,49 @@ class VGGT(nn.Module):
     ) -> dict[str, Any]:
         images, query_points = self._check_inputs(images, query_points)
         image_hw = (images.shape[-2], images.shape[-1])
-        layers, patch_start_idx = self.aggregator(images, keep_layers=self._layers_needed, shard=shard)
+        device = images.device.type
+        with _trunk_autocast(self, device):
+            layers, patch_start_idx = self.aggregator(images, keep_layers=self._layers_needed, shard=shard)
         predictions: dict[str, Any] = {}
-        with torch.autocast(device_type=images.device.type, enabled=False):
-            fp32_layers = {i: t.float() for i, t in layers.items()}
-            if self.camera_head is not None:
-                pose_enc_list = self.camera_head(fp32_layers, shard=shard)
+        with torch.autocast(device_type=device, enabled=False), fp32_compute(self):
+            if self.camera_head is not None:  # the heads read the layers in float32
+                pose_enc_list = self.camera_head(layers, shard=shard)
                 predictions["pose_enc"] = pose_enc_list[-1]
                 predictions["pose_enc_list"] = pose_enc_list
             if self.depth_head is not None:
-                predictions["depth"], predictions["depth_conf"] = self.depth_head(
-                    fp32_layers, image_hw, patch_start_idx
-                )
+                predictions["depth"], predictions["depth_conf"] = self.depth_head(layers, image_hw, patch_start_idx)
             if self.point_head is not None:
                 predictions["world_points"], predictions["world_points_conf"] = self.point_head(
-                    fp32_layers, image_hw, patch_start_idx
+                    layers, image_hw, patch_start_idx
                 )
-            del fp32_layers
         if self.track_head is not None and query_points is not None:
-            tracks, vis, conf = self.track_head(layers, image_hw, patch_start_idx, query_points, shard=shard)
+            with contextlib.nullcontext() if torch.is_autocast_enabled(device) else fp32_compute(self.track_head):
+                tracks, vis, conf = self.track_head(layers, image_hw, patch_start_idx, query_points, shard=shard)
             predictions["track"], predictions["vis"], predictions["conf"] = tracks[-1], vis, conf
         predictions["images"] = images
         return predictions
+
+    @property
+    def weight_dtype(self) -> torch.dtype:
+        """The dtype the weights are stored in (see :meth:`set_weight_dtype`)."""
+        return self.aggregator.camera_token.dtype
+
+    @torch.no_grad()
+    def set_weight_dtype(self, dtype: torch.dtype | str) -> "VGGT":
+        """Store the weights in ``dtype`` (``"bf16"``, ``"fp16"``, ``"fp32"`` or a torch dtype), in place.
+
+        With bf16/fp16, normalisation layers (a few thousand values) stay in float32, so the float32 residual stream
+        is normalised as with float32 weights. Tensors are converted one at a time (no second copy
+        of the model). Returns the model.
+        """
+        target = _parse_weight_dtype(dtype)
+        for module in self.modules():
+            keep_fp32 = target in _LOW_PRECISION and isinstance(module, (nn.LayerNorm, nn.GroupNorm))
+            for name, param in module.named_parameters(recurse=False):
+                want = torch.float32 if keep_fp32 else target
+                if param.dtype != want:
+                    module._parameters[name] = nn.Parameter(param.to(want), requires_grad=param.requires_grad)
+        return self
 
     # -------------------------------------------------------------------------- weights
     @classmethod
@@ -238,18 +343,21 @@ class VGGT(nn.Module):
         local_files_only: bool = False,
         token: str | bool | None = None,
         device: torch.device | str = "cpu",
-        dtype: torch.dtype | None = None,
+        dtype: torch.dtype | str | None = None,
     ) -> "VGGT":
         """Load a model from a hub repo id, a local folder or a single weights file.
 
         A folder holds ``config.json`` and ``model.safetensors`` (or ``model.pt``); a hub repo the same
         (``facebook/VGGT-1B`` works unchanged). ``.pt`` files load with ``weights_only=True``. The
         model is built on the meta device and takes the loaded tensors directly, so loading never
-        holds two copies of the weights. Returned in eval mode.
+        holds two copies of the weights. Returned in eval mode. ``dtype="bf16"`` (or ``"fp16"``)
+        stores the weights in that dtype as they load, as :meth:`set_weight_dtype` does (the
+        normalisation layers go back to float32 with their bf16-rounded values).
         """
         from vggt_py.hub import load_pretrained
 
-        return load_pretrained(
+        weight_dtype = _parse_weight_dtype(dtype) if dtype is not None else None
+        model = load_pretrained(
             cls,
             repo_id_or_path,
             config=config,
@@ -258,8 +366,9 @@ class VGGT(nn.Module):
             local_files_only=local_files_only,
             token=token,
             device=device,
-            dtype=dtype,
+            dtype=weight_dtype,
         )
+        return model.set_weight_dtype(weight_dtype) if weight_dtype is not None else model
 
     def load_checkpoint_state_dict(self, state_dict: Mapping[str, torch.Tensor], assign: bool = False) -> None:
         """Load a checkpoint-layout state dict strictly, with a readable error on any mismatch."""

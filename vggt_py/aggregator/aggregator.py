@@ -136,6 +136,9 @@ class Aggregator(nn.Module):
         frame_rope = rope_table(positions, self.head_dim, self.rope_freq)  # [P, D]
         global_rope = tuple(t.repeat(frames, 1) for t in frame_rope)  # [S*P, D]: no frame index
 
+        # Under autocast (or with bf16 weights) the kept layers are stored in the compute dtype.
+        device = images.device.type
+        keep_dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else None
         outputs: dict[int, torch.Tensor] = {}
         layer = 0
         while layer <= last_needed:
@@ -156,6 +159,9 @@ class Aggregator(nn.Module):
                         ],
                         dim=-1,
                     )
+                    if keep_dtype is not None:
+                        outputs[i] = outputs[i].to(keep_dtype)
+                    frame_outs[offset] = None
             tokens = rearrange(tokens, "b (s p) c -> (b s) p c", p=tokens_per_frame)
             layer += self.aa_block_size
         return outputs, self.patch_start_idx

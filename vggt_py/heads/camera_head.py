@@ -66,6 +66,7 @@ class CameraHead(nn.Module):
         (gathered; they are small) and each rank returns its own frames.
         """
         tokens = layers[self.layer_index][:, :, 0]  # camera token, [B, S, C]
+        tokens = tokens.to(torch.promote_types(tokens.dtype, torch.float32))  # the head computes in float32
         if shard is not None:
             tokens = shard.gather(tokens, dim=1)
         tokens = self.token_norm(tokens)

@@ -50,6 +50,9 @@ class Attention(nn.Module):
         qkv = self.qkv(x).unflatten(-1, (3, self.num_heads, self.head_dim))  # [B, N, 3, H, D]
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each [B, H, N, D]
         q, k = self.q_norm(q), self.k_norm(k)
+        if not isinstance(self.k_norm, nn.Identity) and not torch.is_grad_enabled():
+            v = v.contiguous()  # q and k are fresh tensors now: let the fused qkv go
+        del qkv
         if rope is not None:
             q, k = apply_rope(q, rope), apply_rope(k, rope)
         if kv_gather is not None:
