@@ -11,7 +11,7 @@ import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
@@ -20,10 +20,8 @@ from vggt_py.config import VGGTConfig
 from vggt_py.convert import convert_state_dict, unwrap_checkpoint
 from vggt_py.utils.io import atomic_path, atomic_write_text
 
-if TYPE_CHECKING:
-    from vggt_py.model import VGGT
-
 __all__ = [
+    "PretrainedMixin",
     "WEIGHT_FILES",
     "WeightsNotAvailableError",
     "load_pretrained",
@@ -179,7 +177,7 @@ def _materialise_buffers(model: torch.nn.Module, device: torch.device | str) -> 
 
 
 def load_pretrained(
-    cls: type["VGGT"],
+    cls: type[torch.nn.Module],
     repo_id_or_path: str | os.PathLike[str],
     *,
     config: VGGTConfig | None = None,
@@ -189,7 +187,7 @@ def load_pretrained(
     token: str | bool | None = None,
     device: torch.device | str = "cpu",
     dtype: torch.dtype | None = None,
-) -> "VGGT":
+) -> Any:
     config_path, weights_path = resolve_pretrained(
         repo_id_or_path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token
     )
@@ -208,7 +206,7 @@ def load_pretrained(
     return model.eval()
 
 
-def default_model_card(model: "VGGT") -> str:
+def default_model_card(model: torch.nn.Module) -> str:
     cfg = model.config
     params = sum(p.numel() for p in model.parameters())
     heads = [n for n in ("camera_head", "depth_head", "point_head", "track_head") if getattr(cfg, n).enabled]
@@ -223,7 +221,7 @@ def default_model_card(model: "VGGT") -> str:
     )
 
 
-def save_pretrained(model: "VGGT", folder: str | os.PathLike[str], model_card: str | None = None) -> None:
+def save_pretrained(model: torch.nn.Module, folder: str | os.PathLike[str], model_card: str | None = None) -> None:
     from safetensors.torch import save_file
 
     folder = Path(folder)
@@ -235,7 +233,7 @@ def save_pretrained(model: "VGGT", folder: str | os.PathLike[str], model_card: s
     atomic_write_text(folder / "README.md", model_card if model_card is not None else default_model_card(model))
 
 
-def push_to_hub(model: "VGGT", repo_id: str, *, private: bool = False, token: str | None = None, **kwargs: Any) -> str:
+def push_to_hub(model: torch.nn.Module, repo_id: str, *, private: bool = False, token: str | None = None, **kwargs: Any) -> str:
     from huggingface_hub import HfApi
 
     api = HfApi(token=token)
@@ -244,3 +242,55 @@ def push_to_hub(model: "VGGT", repo_id: str, *, private: bool = False, token: st
         save_pretrained(model, tmp)
         commit = api.upload_folder(repo_id=repo_id, folder_path=tmp, **kwargs)
     return str(getattr(commit, "commit_url", commit))
+
+
+class PretrainedMixin:
+    """Loading and saving methods of a model class built from a :class:`~vggt_py.config.VGGTConfig`.
+
+    The model class inherits this (``class VGGT(PretrainedMixin, nn.Module)``), so the hub code never needs
+    to import the model: ``cls`` is whichever class the method is called on.
+    """
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        repo_id_or_path: str | os.PathLike[str],
+        *,
+        config: VGGTConfig | None = None,
+        revision: str | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        local_files_only: bool = False,
+        token: str | bool | None = None,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype | None = None,
+    ) -> Any:
+        """Load a model from a hub repo id, a local folder or a single weights file.
+
+        A folder holds ``config.json`` and ``model.safetensors`` (or ``model.pt``); a hub repo the same
+        (``facebook/VGGT-1B`` works unchanged). ``.pt`` files load with ``weights_only=True``. The
+        model is built on the meta device and takes the loaded tensors directly, so loading never
+        holds two copies of the weights. Returned in eval mode.
+        """
+        return load_pretrained(
+            cls,
+            repo_id_or_path,
+            config=config,
+            revision=revision,
+            cache_dir=cache_dir,
+            local_files_only=local_files_only,
+            token=token,
+            device=device,
+            dtype=dtype,
+        )
+
+    def load_checkpoint_state_dict(self, state_dict: Mapping[str, torch.Tensor], assign: bool = False) -> None:
+        """Load a checkpoint-layout state dict strictly, with a readable error on any mismatch."""
+        load_state_dict_strict(self, state_dict, assign=assign)
+
+    def save_pretrained(self, folder: str | os.PathLike[str], model_card: str | None = None) -> None:
+        """Write ``config.json``, ``model.safetensors`` (checkpoint layout) and a ``README.md`` card."""
+        save_pretrained(self, folder, model_card=model_card)
+
+    def push_to_hub(self, repo_id: str, *, private: bool = False, token: str | None = None, **kwargs: Any) -> str:
+        """Save to a temporary folder and upload it to ``repo_id``; returns the commit URL."""
+        return push_to_hub(self, repo_id, private=private, token=token, **kwargs)

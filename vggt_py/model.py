@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -19,11 +19,13 @@ from vggt_py.config import VGGTConfig
 from vggt_py.heads.camera_head import CameraHead
 from vggt_py.heads.dpt_head import DPTHead
 from vggt_py.heads.track_head import TrackHead
+from vggt_py.hub import PretrainedMixin
+from vggt_py.outputs import VGGTOutput
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from vggt_py.parallel.shard import FrameShard
 
-__all__ = ["VGGT", "fp32_compute"]
+__all__ = ["VGGT", "VGGTOutput", "fp32_compute"]
 
 _LOW_PRECISION = (torch.bfloat16, torch.float16)
 _WEIGHT_DTYPES = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16,
@@ -103,11 +105,12 @@ def fp32_compute(module: nn.Module) -> Iterator[None]:
         stashed.clear()
 
 
-class VGGT(nn.Module):
+class VGGT(PretrainedMixin, nn.Module):
     """Visual Geometry Grounded Transformer.
 
     ``forward(images, query_points=None)`` takes ``images`` [S, 3, H, W] or [B, S, 3, H, W] (RGB in
-    [0, 1], H and W multiples of the patch size) and returns a dict with
+    [0, 1], H and W multiples of the patch size) and returns a :class:`~vggt_py.outputs.VGGTOutput`, a dict
+    (with one typed attribute per key, ``None`` when absent) holding
 
     ========================  ======================  =========================================
     key                       shape                   meaning
@@ -284,13 +287,13 @@ class VGGT(nn.Module):
 
     def forward(
         self, images: torch.Tensor, query_points: torch.Tensor | None = None, *, shard: FrameShard | None = None
-    ) -> dict[str, Any]:
+    ) -> VGGTOutput:
         images, query_points = self._check_inputs(images, query_points)
         image_hw = (images.shape[-2], images.shape[-1])
         device = images.device.type
         with _trunk_autocast(self, device):
             layers, patch_start_idx = self.aggregator(images, keep_layers=self._layers_needed, shard=shard)
-        predictions: dict[str, Any] = {}
+        predictions = VGGTOutput()
         with torch.autocast(device_type=device, enabled=False), fp32_compute(self):
             if self.camera_head is not None:  # the heads read the layers in float32
                 pose_enc_list = self.camera_head(layers, shard=shard)
@@ -333,57 +336,13 @@ class VGGT(nn.Module):
 
     # -------------------------------------------------------------------------- weights
     @classmethod
-    def from_pretrained(
-        cls,
-        repo_id_or_path: str | os.PathLike[str],
-        *,
-        config: VGGTConfig | None = None,
-        revision: str | None = None,
-        cache_dir: str | os.PathLike[str] | None = None,
-        local_files_only: bool = False,
-        token: str | bool | None = None,
-        device: torch.device | str = "cpu",
-        dtype: torch.dtype | str | None = None,
-    ) -> "VGGT":
-        """Load a model from a hub repo id, a local folder or a single weights file.
+    def from_pretrained(cls, repo_id_or_path: str | os.PathLike[str], *, dtype: torch.dtype | str | None = None, **kwargs: Any) -> "VGGT":
+        """Load a model as :meth:`PretrainedMixin.from_pretrained` does (same keyword arguments).
 
-        A folder holds ``config.json`` and ``model.safetensors`` (or ``model.pt``); a hub repo the same
-        (``facebook/VGGT-1B`` works unchanged). ``.pt`` files load with ``weights_only=True``. The
-        model is built on the meta device and takes the loaded tensors directly, so loading never
-        holds two copies of the weights. Returned in eval mode. ``dtype="bf16"`` (or ``"fp16"``)
-        stores the weights in that dtype as they load, as :meth:`set_weight_dtype` does (the
-        normalisation layers go back to float32 with their bf16-rounded values).
+        ``dtype="bf16"`` (or ``"fp16"``, or a torch dtype) stores the weights in that dtype as they load,
+        as :meth:`set_weight_dtype` does (the normalisation layers go back to float32 with their
+        bf16-rounded values).
         """
-        from vggt_py.hub import load_pretrained
-
         weight_dtype = _parse_weight_dtype(dtype) if dtype is not None else None
-        model = load_pretrained(
-            cls,
-            repo_id_or_path,
-            config=config,
-            revision=revision,
-            cache_dir=cache_dir,
-            local_files_only=local_files_only,
-            token=token,
-            device=device,
-            dtype=weight_dtype,
-        )
+        model = super().from_pretrained(repo_id_or_path, dtype=weight_dtype, **kwargs)
         return model.set_weight_dtype(weight_dtype) if weight_dtype is not None else model
-
-    def load_checkpoint_state_dict(self, state_dict: Mapping[str, torch.Tensor], assign: bool = False) -> None:
-        """Load a checkpoint-layout state dict strictly, with a readable error on any mismatch."""
-        from vggt_py.hub import load_state_dict_strict
-
-        load_state_dict_strict(self, state_dict, assign=assign)
-
-    def save_pretrained(self, folder: str | os.PathLike[str], model_card: str | None = None) -> None:
-        """Write ``config.json``, ``model.safetensors`` (checkpoint layout) and a ``README.md`` card."""
-        from vggt_py.hub import save_pretrained
-
-        save_pretrained(self, folder, model_card=model_card)
-
-    def push_to_hub(self, repo_id: str, *, private: bool = False, token: str | None = None, **kwargs: Any) -> str:
-        """Save to a temporary folder and upload it to ``repo_id``; returns the commit URL."""
-        from vggt_py.hub import push_to_hub
-
-        return push_to_hub(self, repo_id, private=private, token=token, **kwargs)

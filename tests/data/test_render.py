@@ -17,11 +17,11 @@ from vggt_py.data.render import (
     cast_pixels,
     cast_rays,
     pixel_rays,
-    project_points,
     render_view,
 )
 from vggt_py.data.synthetic import look_at
 from vggt_py.data.textures import Checker, Uniform
+from vggt_py.geometry.camera import project_points_numpy
 
 GRAY = Uniform(np.array([0.5, 0.5, 0.5]))
 CHECK = Checker(0.25, np.array([[0.9, 0.2, 0.1], [0.1, 0.3, 0.8]]))
@@ -97,7 +97,7 @@ def test_world_points_project_to_their_pixels() -> None:
     world = World((_room(), Box(np.array([1.0, 4.0, 1.0]), np.eye(3), np.full(3, 0.7), CHECK)), _lighting())
     extrinsic = look_at(np.array([-1.0, -2.0, 1.5]), np.array([1.0, 4.0, 1.0]))
     view = render_view(world, K, extrinsic, H, W)
-    pix, z = project_points(K, extrinsic, view.world_points.reshape(-1, 3).astype(np.float64))
+    pix, z = project_points_numpy(view.world_points.reshape(-1, 3).astype(np.float64), K, extrinsic)
     expected, _ = _pixel_dirs_camera()
     np.testing.assert_allclose(pix, expected, atol=2e-3)
     np.testing.assert_allclose(z, view.depth.ravel(), rtol=1e-5)

@@ -76,7 +76,7 @@ def test_world_points_project_onto_their_pixels(scene: SyntheticScene) -> None:
 
 
 def test_depth_unprojects_to_world_points_with_shared_geometry(scene: SyntheticScene) -> None:
-    """Cross-check conventions against vggt_py.geometry (ARCHITECTURE §9.1)."""
+    """Cross-check conventions against vggt_py.geometry (docs/architecture.md, "Conventions")."""
     points = unproject_depth(
         torch.from_numpy(scene.depths).double(),
         torch.from_numpy(scene.intrinsics).double(),

@@ -394,3 +394,38 @@ def test_failed_write_leaves_no_partial_file(recs: dict, tmp_path: Path, monkeyp
         export_npz(rec, target)
     assert target.read_bytes() == b"previous"
     assert [p.name for p in tmp_path.iterdir()] == ["rec.npz"]
+
+
+def test_subsample_of_a_full_selection_equals_a_direct_selection(recs: dict) -> None:
+    rec = recs["portrait", "pad"]
+    full = select_points(rec, conf_percentile=30)
+    for max_points, seed in ((50, 0), (50, 3), (10**9, 0), (0, 1)):
+        direct = select_points(rec, conf_percentile=30, max_points=max_points, seed=seed)
+        sub = full.subsample(max_points, seed)
+        for name in ("frames", "pixels", "xyz", "rgb"):
+            np.testing.assert_array_equal(getattr(sub, name), getattr(direct, name))
+    with pytest.raises(ValueError, match="max_points"):
+        full.subsample(-1)
+
+
+def test_export_selects_once_and_writes_the_same_files(
+    recs: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vggt_py.inference.export as export_module
+
+    rec = recs["landscape", "pad"]
+    filters = {"conf_percentile": 40, "source": "head"}
+    glb = export_glb(rec, tmp_path / "single.glb", **filters, max_points=300)
+    ply = export_ply(rec, tmp_path / "single.ply", **filters, max_points=300)
+    colmap = export_colmap(rec, tmp_path / "single_sparse", **filters, max_points=120, seed=5)
+    calls = []
+    original = export_module.select_points
+    monkeypatch.setattr(export_module, "select_points", lambda *a, **k: calls.append(1) or original(*a, **k))
+    written = export(
+        rec, tmp_path / "all", ["glb", "ply", "colmap"], **filters, max_points=300, colmap_max_points=120, seed=5
+    )
+    assert len(calls) == 1
+    assert written["ply"].read_bytes() == ply.read_bytes()
+    assert written["glb"].read_bytes() == glb.read_bytes()
+    for name in ("cameras.bin", "images.bin", "points3D.bin"):
+        assert (written["colmap"] / name).read_bytes() == (colmap / name).read_bytes()

@@ -41,7 +41,7 @@ def test_block_gradient() -> None:
     assert torch.autograd.gradcheck(block, (x,))
 
 
-def test_inference_block_slices_mlp_without_changing_values(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_inference_block_slices_mlp_within_fp32_noise(monkeypatch: pytest.MonkeyPatch) -> None:
     import vggt_py.layers.block as block_module
 
     torch.manual_seed(0)
@@ -52,4 +52,6 @@ def test_inference_block_slices_mlp_without_changing_values(monkeypatch: pytest.
     monkeypatch.setattr(block_module, "MLP_TOKEN_CHUNK", 10)  # 74 tokens -> 8 slices, the last short
     with torch.inference_mode():
         sliced = block(x)
-    assert torch.equal(sliced, expected)
+    # a matrix product over fewer rows may round differently: fp32 noise, not bit for bit
+    torch.testing.assert_close(sliced, expected, rtol=1e-6, atol=1e-6)
+    assert not torch.equal(sliced, torch.zeros_like(sliced))

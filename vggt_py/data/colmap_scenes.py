@@ -16,7 +16,7 @@ Depth is sparse: every 3-D point seen by an image (with a long enough track and 
 reprojection error) is projected into it, and its camera-frame z is written at the nearest pixel
 (the closest point wins). Everything else is 0 (unknown).
 
-Errors name the scene and the file at fault (:class:`~vggt_py.data.datasets.SceneError`).
+Errors name the scene and the file at fault (:class:`~vggt_py.data.scene.SceneError`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from vggt_py.data.datasets import Frame, Scene, SceneError, world_to_pixels
+from vggt_py.data.scene import Frame, Scene, SceneError, world_to_pixels
 
 __all__ = ["ColmapScene", "find_colmap_model", "read_colmap_scene"]
 
@@ -130,20 +130,10 @@ class ColmapScene(Scene):
         sizes: np.ndarray,
         sparse: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
     ):
-        super().__init__(name)
+        super().__init__(name, intrinsics, extrinsics)
         self.image_paths = image_paths
-        self._intrinsics = intrinsics
-        self._extrinsics = extrinsics
         self._sizes = sizes
         self._sparse = sparse
-
-    @property
-    def intrinsics(self) -> np.ndarray:
-        return self._intrinsics
-
-    @property
-    def extrinsics(self) -> np.ndarray:
-        return self._extrinsics
 
     @property
     def has_depth(self) -> bool:
@@ -171,7 +161,7 @@ class ColmapScene(Scene):
             raise SceneError(
                 self.name, path, f"image is {image.shape[1]}x{image.shape[0]} but its camera is {width}x{height}"
             )
-        return Frame(image, self.depth(index), self._intrinsics[index], self._extrinsics[index])
+        return Frame(image, self.depth(index), self.intrinsics[index], self.extrinsics[index])
 
 
 def _point_table(scene: str, file: Path, reconstruction, min_track_length: int, max_error: float | None):

@@ -1,6 +1,6 @@
 """Exact CPU ray casting of simple analytic scenes (numpy, vectorised over rays).
 
-Conventions (shared with the rest of vggt_py, see ARCHITECTURE §5.1, §8, §9.1):
+Conventions (shared with the rest of vggt_py, see docs/architecture.md, Conventions):
 
 * Cameras are OpenCV pinhole cameras: x right, y down, z forward. ``extrinsic`` is the
   camera-from-world matrix [R | t] (3x4): X_cam = R X_world + t.
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vggt_py.data.textures import Texture
+from vggt_py.geometry.camera import project_points_numpy
 
 __all__ = [
     "Box",
@@ -37,7 +38,6 @@ __all__ = [
     "cast_pixels",
     "cast_rays",
     "pixel_rays",
-    "project_points",
     "render_view",
     "track_visibility",
 ]
@@ -382,20 +382,6 @@ def pixel_rays(K: np.ndarray, extrinsic: np.ndarray, pixels: np.ndarray) -> tupl
     return camera_center(extrinsic), _camera_dirs(K, extrinsic, pixels[:, 0], pixels[:, 1]).T
 
 
-def project_points(K: np.ndarray, extrinsic: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Project world points [N,3] -> pixel coordinates [N,2] and camera-frame depth [N].
-
-    The pixels of points with depth <= 0 (behind the camera) are finite but meaningless.
-    """
-    K, extrinsic = _check_camera(K, extrinsic)
-    cam = _mul(extrinsic[:, :3], np.asarray(points, dtype=np.float64).T) + extrinsic[:, 3:]  # [3,N]
-    z = cam[2]
-    x, y = cam[0] / _safe(z), cam[1] / _safe(z)
-    u = K[0, 0] * x + K[0, 1] * y + K[0, 2]
-    v = K[1, 0] * x + K[1, 1] * y + K[1, 2]
-    return np.stack([u, v], axis=1), z
-
-
 # ----------------------------------------------------------------------------- casting
 
 
@@ -534,7 +520,8 @@ def track_visibility(
     Returns:
         pixels [N,2] float64 (0 where z <= 0) and visibility [N] bool.
     """
-    pix, z = project_points(K, extrinsic, points)
+    K, extrinsic = _check_camera(K, extrinsic)
+    pix, z = project_points_numpy(points, K, extrinsic)
     in_front = z > T_MIN
     pix = np.where(in_front[:, None], pix, 0.0)
     inside = in_front & (pix[:, 0] >= 0) & (pix[:, 0] <= width - 1) & (pix[:, 1] >= 0) & (pix[:, 1] <= height - 1)

@@ -27,7 +27,7 @@ Format (version 1), shared by the synthetic generator and fine-tuning::
     }
 
 Conventions: ``intrinsics`` is the OpenCV K where the integer pixel (u, v) is the centre of
-column u / row v (ARCHITECTURE §9.1); ``extrinsics`` is camera-from-world [R | t] with OpenCV
+column u / row v (docs/architecture.md, "Conventions"); ``extrinsics`` is camera-from-world [R | t] with OpenCV
 camera axes (x right, y down, z forward); frames are in the order listed. All frames of one
 folder share one image size. :func:`write_scene_folder` writes atomically (a temporary sibling
 folder renamed into place); :func:`read_scene_folder` checks every file and raises
@@ -158,7 +158,9 @@ def write_scene_folder(
 
 
 def unproject_depths(depths: np.ndarray, intrinsics: np.ndarray, extrinsics: np.ndarray) -> np.ndarray:
-    """World points [S,H,W,3] float32 from depths [S,H,W], K [S,3,3], camera-from-world [S,3,4] (§9.1).
+    """World points [S,H,W,3] float32 from depths [S,H,W], K [S,3,3], camera-from-world [S,3,4].
+
+    Conventions: docs/architecture.md, "Conventions".
 
     Pixels with depth <= 0 give 0.
     """
@@ -288,8 +290,8 @@ def _load_tracks(root: Path, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
 def read_scene_folder(path: str | os.PathLike[str]) -> SyntheticScene:
     """Read a scene folder (format in the module docstring) into a :class:`SyntheticScene`.
 
-    World points are unprojected from depth with the stored cameras (§9.1); the valid mask
-    is depth > 0. Without ``tracks.npz`` the tracks have N = 0.
+    World points are unprojected from depth with the stored cameras (docs/architecture.md,
+    "Conventions"); the valid mask is depth > 0. Without ``tracks.npz`` the tracks have N = 0.
 
     Raises:
         SceneFolderError: naming the scene and file, for a missing folder or file, bad JSON,

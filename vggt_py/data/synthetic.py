@@ -6,11 +6,11 @@ random boxes, spheres, capped cylinders and two-sided panels in its middle, lit 
 objects, always looking into the room, and every frame is rendered by exact ray casting
 (:mod:`vggt_py.data.render`, numpy on the CPU).
 
-Conventions (ARCHITECTURE §5.1, §8, §9.1): the world is the room frame (z up, floor at
+Conventions (docs/architecture.md, Conventions): the world is the room frame (z up, floor at
 z = 0, metres); cameras are OpenCV (x right, y down, z forward); ``extrinsics`` are
 camera-from-world [R | t]; pixel (u, v) is the integer column / row at the pixel centre and
 its ray passes through K^-1 [u, v, 1]; depth is camera-frame z. The world frame is *not*
-normalised to camera 0 (training does that, §10.3).
+normalised to camera 0 (training does that; docs/architecture.md, Training).
 
 Ground-truth tracks: ``num_tracks`` query points are drawn uniformly at random (sub-pixel)
 among the valid pixels of frame 0. Their surface points are projected into every frame.

@@ -7,7 +7,7 @@
 """
 
 from .alignment import apply_similarity, umeyama
-from .camera import project_points, se3_inverse, to_homogeneous, unproject_depth
+from .camera import project_points, project_points_numpy, se3_inverse, to_homogeneous, unproject_depth
 from .epipolar import essential_from_cameras, fundamental_from_cameras, sampson_error, skew_symmetric
 from .pose_encoding import extri_intri_to_pose_encoding, pose_encoding_to_extri_intri
 from .pose_errors import (
@@ -30,6 +30,7 @@ __all__ = [
     "pairwise_pose_errors",
     "pose_encoding_to_extri_intri",
     "project_points",
+    "project_points_numpy",
     "quat_to_mat",
     "relative_poses",
     "relative_rotation_error",

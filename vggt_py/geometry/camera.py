@@ -3,16 +3,17 @@
 Extrinsics are camera-from-world ``[R | t]`` (OpenCV axes: x right, y down, z forward): a world point
 ``X`` has camera coordinates ``R X + t``. Pixel ``(u, v)`` of an ``H x W`` map has integer coordinates
 ``u = 0..W-1`` (column) and ``v = 0..H-1`` (row): the index *is* the coordinate, without a +0.5 offset
-(ARCHITECTURE.md §9.1). Intrinsics are ``[[f_x, s, c_x], [0, f_y, c_y], [0, 0, 1]]``.
+(docs/architecture.md, Conventions). Intrinsics are ``[[f_x, s, c_x], [0, f_y, c_y], [0, 0, 1]]``.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from ._checks import check_rigid, check_tensor, shape_str
 
-__all__ = ["project_points", "se3_inverse", "to_homogeneous", "unproject_depth"]
+__all__ = ["project_points", "project_points_numpy", "se3_inverse", "to_homogeneous", "unproject_depth"]
 
 
 def to_homogeneous(transforms: torch.Tensor) -> torch.Tensor:
@@ -64,7 +65,7 @@ def unproject_depth(
     Camera point of pixel ``(u, v)``: ``x = ((u - c_x) - s (v - c_y) / f_y) D / f_x`` (with ``s`` the skew,
     zero for VGGT, which reduces this to ``(u - c_x) D / f_x``), ``y = (v - c_y) D / f_y``, ``z = D``.
     With extrinsics, world points ``R^T X_c - R^T t`` are returned. Pixels with ``D <= 0`` are not special-cased
-    (VGGT treats ``D > 1e-8`` as valid; mask them yourself).
+    (VGGT treats ``D > MIN_DEPTH`` = 1e-8 as valid, see :mod:`vggt_py.geometry.pixels`; mask them yourself).
 
     Args:
         depth: ``[..., H, W]`` or ``[..., H, W, 1]``; a trailing 1 is read as a channel when ``depth`` has one
@@ -137,3 +138,27 @@ def project_points(
     normalized = points / z[..., None]
     uv = (normalized @ intrinsics.transpose(-1, -2))[..., :2]
     return torch.nan_to_num(uv, nan=0.0, posinf=float("inf"), neginf=float("-inf")), z
+
+
+def project_points_numpy(
+    points: np.ndarray, intrinsics: np.ndarray, extrinsics: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """One camera's projection in float64 numpy, same argument order as :func:`project_points`.
+
+    World points ``[N, 3]``, intrinsics ``[3, 3]`` (last row ``[0, 0, 1]``), camera-from-world ``[3, 4]`` ->
+    pixels ``uv [N, 2]`` and camera-frame depths ``z [N]``. Written component by component (no BLAS), so the
+    result is bit-identical on every machine; the synthetic renderer relies on that. A depth of (nearly) 0 is
+    divided as ``1e-30``, so pixels are always finite (meaningless for points behind the camera).
+    """
+    k = np.asarray(intrinsics, dtype=np.float64)
+    e = np.asarray(extrinsics, dtype=np.float64)
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 3).T  # [3, N]
+    if k.shape != (3, 3) or e.shape != (3, 4):
+        raise ValueError(f"expected intrinsics [3, 3] and extrinsics [3, 4], got {k.shape} and {e.shape}")
+    cam = np.stack([e[j, 0] * pts[0] + e[j, 1] * pts[1] + e[j, 2] * pts[2] for j in range(3)]) + e[:, 3:]
+    z = cam[2]
+    safe_z = np.where(np.abs(z) < 1e-30, 1e-30, z)
+    x, y = cam[0] / safe_z, cam[1] / safe_z
+    u = k[0, 0] * x + k[0, 1] * y + k[0, 2]
+    v = k[1, 0] * x + k[1, 1] * y + k[1, 2]
+    return np.stack([u, v], axis=1), z

@@ -1,6 +1,6 @@
 """VGGT's 9-value camera encoding "absT_quaR_FoV" and its conversion to/from matrices.
 
-Layout (ARCHITECTURE.md §5.1): ``[t_x, t_y, t_z, q_x, q_y, q_z, q_w, fov_h, fov_w]`` where ``[R | t]`` is the
+Layout (docs/architecture.md, Camera head): ``[t_x, t_y, t_z, q_x, q_y, q_z, q_w, fov_h, fov_w]`` where ``[R | t]`` is the
 camera-from-world extrinsic in the OpenCV frame (x right, y down, z forward), ``q`` is the scalar-last
 quaternion of ``R``, ``fov_h`` (index 7) is the *vertical* field of view (from H and f_y) and ``fov_w``
 (index 8) the *horizontal* one (from W and f_x), both in radians. The principal point is exactly

@@ -1,6 +1,6 @@
 """Rotations: scalar-last (x, y, z, w) Hamilton quaternions, axis-angle and rotation angles.
 
-Conventions follow VGGT exactly (ARCHITECTURE.md §9.2): ``quat_to_mat`` scales by ``2/|q|^2`` so the
+Conventions follow VGGT exactly (docs/architecture.md, Conventions): ``quat_to_mat`` scales by ``2/|q|^2`` so the
 quaternion need not be unit, and ``mat_to_quat`` picks the best-conditioned of four candidates, then flips
 the sign so that ``w >= 0`` (no renormalisation).
 """

@@ -21,6 +21,7 @@ from einops import rearrange
 from torch import nn
 
 from vggt_py.config import TrackHeadConfig
+from vggt_py.geometry.pixels import grid_sample_pixels as sample_bilinear
 from vggt_py.layers.mlp import Mlp
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -30,19 +31,6 @@ __all__ = ["Tracker", "UpdateFormer", "sample_bilinear", "correlation_pyramid", 
 
 
 # ----------------------------------------------------------------------------------------- sampling
-def sample_bilinear(maps: torch.Tensor, coords: torch.Tensor, padding_mode: str = "border") -> torch.Tensor:
-    """Bilinearly sample ``maps`` [M, C, H, W] at pixel coords [M, Ho, Wo, 2] (x, y) -> [M, C, Ho, Wo].
-
-    Integer coordinates are pixel centres. Coordinates are cast to the maps' dtype and normalised
-    as ``p * (2 / max(size - 1, 1)) - 1``.
-    """
-    height, width = maps.shape[-2:]
-    coords = coords.detach().to(maps.dtype)
-    scale = torch.tensor([2 / max(width - 1, 1), 2 / max(height - 1, 1)], dtype=maps.dtype, device=maps.device)
-    grid = coords * scale - 1
-    return F.grid_sample(maps, grid, mode="bilinear", padding_mode=padding_mode, align_corners=True)
-
-
 def _sample_points(maps: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     """Sample maps [M, C, H, W] at points [M, N, 2] with border padding -> [M, N, C]."""
     return sample_bilinear(maps, points[:, :, None, :]).squeeze(-1).transpose(1, 2)

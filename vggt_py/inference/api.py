@@ -15,7 +15,7 @@ import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -25,6 +25,7 @@ from vggt_py.geometry import pose_encoding_to_extri_intri, unproject_depth
 from vggt_py.inference.images import ImageBatch, load_images
 from vggt_py.inference.reconstruction import PointSource, Reconstruction
 from vggt_py.model import VGGT
+from vggt_py.outputs import VGGTOutput
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -266,74 +267,125 @@ def reconstruct(
         frames_chunk_size: frames per dense-head pass (bounds memory on long sequences).
     """
     dev = resolve_device(device)
-    net = load_model(model, dev)
+    net = _load_checked_model(model, dev, point_source, query_points is not None)
+    batch = _as_batch(images, mode, net.config.img_size, net.config.patch_size)
+    queries_model = _queries_to_model(batch, query_points)
+    compute = autocast_dtype(dev, dtype)
+    out = _infer(net, batch, queries_model, dev, compute, frames_chunk_size)
+    extrinsics, intrinsics = _decode_cameras(out)
+    depth, points_from_depth = _unproject(out, intrinsics, extrinsics)
+    metadata = {
+        "device": str(dev),
+        "dtype": str(compute).replace("torch.", ""),
+        "mode": batch.mode,
+        "model": model_name(net),
+    }
+    return _assemble(
+        batch, out, extrinsics, intrinsics, depth, points_from_depth, queries_model, point_source, metadata
+    )
+
+
+def _load_checked_model(
+    model: VGGT | str | os.PathLike[str] | None, device: torch.device, point_source: str, tracking: bool
+) -> VGGT:
+    """Step 1: load the model and check it has the heads the request needs (``ValueError`` if not)."""
+    net = load_model(model, device)
     if point_source not in ("depth", "head"):
         raise ValueError(f"point_source must be 'depth' or 'head', got {point_source!r}")
     if net.camera_head is None or net.depth_head is None:
         raise ValueError("reconstruct needs a model with the camera and depth heads enabled")
     if point_source == "head" and net.point_head is None:
         raise ValueError("point_source='head' needs a model with the point head enabled")
-    if query_points is not None and net.track_head is None:
+    if tracking and net.track_head is None:
         raise ValueError(
             f"query_points need a model with a track head; {model_name(net) or 'this model'} has none "
             f"(its config disables it); use e.g. {DEFAULT_MODEL}"
         )
-    batch = _as_batch(images, mode, net.config.img_size, net.config.patch_size)
+    return net
 
-    queries_model = None
-    if query_points is not None:
-        q = np.asarray(query_points, dtype=np.float64)
-        if q.ndim != 2 or q.shape[1] != 2 or len(q) == 0:
-            raise ValueError(f"query_points must be [N, 2] pixels (x, y), got shape {q.shape}")
-        queries_model = batch.to_model(q, 0).astype(np.float32)
 
-    compute = autocast_dtype(dev, dtype)
-    pixels = batch.images.to(dev)
+def _queries_to_model(batch: ImageBatch, query_points: np.ndarray | torch.Tensor | None) -> np.ndarray | None:
+    """Step 2 (after loading the images): query pixels of the first original photo -> float32 model pixels [N, 2]."""
+    if query_points is None:
+        return None
+    q = np.asarray(query_points, dtype=np.float64)
+    if q.ndim != 2 or q.shape[1] != 2 or len(q) == 0:
+        raise ValueError(f"query_points must be [N, 2] pixels (x, y), got shape {q.shape}")
+    return batch.to_model(q, 0).astype(np.float32)
+
+
+def _infer(
+    net: VGGT,
+    batch: ImageBatch,
+    queries_model: np.ndarray | None,
+    device: torch.device,
+    compute: torch.dtype,
+    frames_chunk_size: int | None,
+) -> VGGTOutput:
+    """Step 3: one forward pass under autocast; a temporary ``frames_chunk_size`` is restored afterwards."""
+    pixels = batch.images.to(device)
+    queries = None if queries_model is None else torch.from_numpy(queries_model).to(device)
     previous_chunk = net.config.depth_head.frames_chunk_size
     try:
         if frames_chunk_size is not None:
             net.set_frames_chunk_size(frames_chunk_size)
-        with torch.autocast(device_type=dev.type, dtype=compute, enabled=compute != torch.float32):
-            out = net(
-                pixels,
-                query_points=None if queries_model is None else torch.from_numpy(queries_model).to(dev),
-            )
+        with torch.autocast(device_type=device.type, dtype=compute, enabled=compute != torch.float32):
+            return net(pixels, query_points=queries)
     finally:
         if frames_chunk_size is not None:
             net.set_frames_chunk_size(previous_chunk)
-    height, width = pixels.shape[-2:]
-    extrinsics, intrinsics = pose_encoding_to_extri_intri(out["pose_enc"][0].float(), (height, width))
+
+
+def _decode_cameras(out: VGGTOutput) -> tuple[torch.Tensor, torch.Tensor]:
+    """Step 4: the camera head's pose encoding -> extrinsics [S, 3, 4] and model-pixel intrinsics [S, 3, 3]."""
+    height, width = out["images"].shape[-2:]
+    return pose_encoding_to_extri_intri(out["pose_enc"][0].float(), (height, width))
+
+
+def _unproject(
+    out: VGGTOutput, intrinsics: torch.Tensor, extrinsics: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Step 5: depth [S, H, W] and its world points [S, H, W, 3] through the predicted cameras."""
     depth = out["depth"][0, ..., 0].float()
-    points_from_depth = unproject_depth(depth, intrinsics, extrinsics)
+    return depth, unproject_depth(depth, intrinsics, extrinsics)
 
-    def numpy(t: torch.Tensor | None) -> np.ndarray | None:
-        return None if t is None else t.detach().float().cpu().numpy()
 
+def _numpy(t: torch.Tensor | None) -> np.ndarray | None:
+    return None if t is None else t.detach().float().cpu().numpy()
+
+
+def _assemble(
+    batch: ImageBatch,
+    out: VGGTOutput,
+    extrinsics: torch.Tensor,
+    intrinsics: torch.Tensor,
+    depth: torch.Tensor,
+    points_from_depth: torch.Tensor,
+    queries_model: np.ndarray | None,
+    point_source: PointSource,
+    metadata: dict[str, Any],
+) -> Reconstruction:
+    """Step 6: the numpy :class:`Reconstruction` of the first scene of ``out``, with the batch's pixel mapping."""
     result = Reconstruction(
-        extrinsics=numpy(extrinsics),
-        intrinsics=numpy(intrinsics),
-        depth=numpy(depth),
-        depth_conf=numpy(out["depth_conf"][0]),
-        points_from_depth=numpy(points_from_depth),
+        extrinsics=_numpy(extrinsics),
+        intrinsics=_numpy(intrinsics),
+        depth=_numpy(depth),
+        depth_conf=_numpy(out["depth_conf"][0]),
+        points_from_depth=_numpy(points_from_depth),
         colors=(batch.images.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8),
         names=list(batch.names),
         original_sizes=np.asarray(batch.original_sizes, dtype=np.int64),
         transforms=batch.transforms.numpy().astype(np.float64),
         valid_regions=batch.valid_regions.numpy().astype(np.int64),
-        pose_encoding=numpy(out["pose_enc"][0]),
-        points_from_head=numpy(out["world_points"][0]) if "world_points" in out else None,
-        points_conf=numpy(out["world_points_conf"][0]) if "world_points_conf" in out else None,
+        pose_encoding=_numpy(out["pose_enc"][0]),
+        points_from_head=_numpy(out["world_points"][0]) if "world_points" in out else None,
+        points_conf=_numpy(out["world_points_conf"][0]) if "world_points_conf" in out else None,
         point_source=point_source,
-        metadata={
-            "device": str(dev),
-            "dtype": str(compute).replace("torch.", ""),
-            "mode": batch.mode,
-            "model": model_name(net),
-        },
+        metadata=metadata,
     )
     if queries_model is not None:
         result.query_points = queries_model
-        result.tracks = numpy(out["track"][0])
-        result.track_visibility = numpy(out["vis"][0])
-        result.track_confidence = numpy(out["conf"][0])
+        result.tracks = _numpy(out["track"][0])
+        result.track_visibility = _numpy(out["vis"][0])
+        result.track_confidence = _numpy(out["conf"][0])
     return result

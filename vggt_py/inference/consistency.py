@@ -29,36 +29,56 @@ one of them is wrong. :func:`check` measures four disagreements per frame:
     per-pixel counts give :func:`consistent_mask`, which can filter exported points.
 
 A frame failing any check is reported as ``"suspect"`` with the reasons; thresholds are in
-:class:`ConsistencyThresholds`. Pixel coordinates are model pixels, integer = pixel centre.
+:class:`ConsistencyThresholds`. Pixel coordinates are model pixels, integer = pixel centre
+(docs/architecture.md, Conventions). The report types live in :mod:`~vggt_py.inference.consistency_report`,
+the shared multi-view toolkit (alignment, correspondences, PnP) in :mod:`~vggt_py.inference.multiview`;
+both are re-exported here.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
-import torch
 
 from vggt_py.geometry import (
-    apply_similarity,
     fundamental_from_cameras,
     pair_indices,
     pairwise_pose_errors,
-    project_points,
     sampson_error,
     se3_inverse,
-    umeyama,
-    unproject_depth,
 )
-from vggt_py.inference.reconstruction import Reconstruction
-
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from rich.console import Console
-    from rich.table import Table
+from vggt_py.geometry.pixels import inside_image
+from vggt_py.inference.consistency_report import (
+    CHECKS,
+    ConsistencyReport,
+    ConsistencyThresholds,
+    FrameConsistency,
+)
+from vggt_py.inference.multiview import (
+    INLIER_FLOOR,
+    ReconstructionLike,
+    Scene,
+    Similarity,
+    Tracks,
+    align_point_map,
+    aligned_head,
+    as_tensor64,
+    fit_head_alignment,
+    frame_points,
+    head_tracks,
+    import_pycolmap,
+    pnp_pose,
+    point_map_tracks,
+    prepare_scene,
+    project,
+    sample_pixels,
+    scene_point_map_tracks,
+    weighted_median,
+)
 
 __all__ = [
     "CHECKS",
@@ -76,377 +96,38 @@ __all__ = [
     "point_map_tracks",
 ]
 
-CheckName = Literal["points", "camera", "epipolar", "depth"]
-CHECKS: tuple[CheckName, ...] = ("points", "camera", "epipolar", "depth")
-
-_MIN_DEPTH = 1e-8  # VGGT's validity bound on depth
 _MIN_PAIR_SAMPLES = 32  # checked pixels below which a pair's depth agreement is not scored
 _MIN_PAIR_MATCHES = 8  # correspondences below which a pair's Sampson error is not scored
-_MIN_PNP_POINTS = 6
-_ALIGN_MAX_POINTS = 100_000
-_INLIER_FLOOR = 0.25  # alignment inliers: error below max(3 x median, this x point_error)
 _INVERTED_STRIDE = 4  # pixel stride of the cheaper depth check run on inverted extrinsics
 _INVERTED_MARGIN = 0.2  # agreement gain that makes inverted extrinsics the better explanation
-
-
-# ---------------------------------------------------------------------------------------------
-# Public value types
-
-
-@dataclass(frozen=True)
-class ConsistencyThresholds:
-    """Limits beyond which a frame is reported as suspect (defaults suit 518-pixel VGGT outputs).
-
-    Attributes:
-        point_error: largest median ``|X_depth - X_head| / depth`` (a fraction of the depth).
-        rotation_deg: largest median relative-rotation error between camera-head and point-map poses.
-        translation_deg: largest median relative translation-direction error between them.
-        min_pnp_inlier_ratio: smallest fraction of a frame's point-map points that fit one pinhole pose.
-        pnp_max_error_px: RANSAC inlier threshold (pixels) of the point-map pose.
-        sampson_px: largest median Sampson distance (pixels) of a frame's correspondences.
-        depth_tolerance: relative depth difference within which a reprojected point is consistent.
-        min_depth_agreement: smallest median fraction of consistent points over a frame's neighbours.
-        min_consistent_views: neighbours that must confirm a pixel for :func:`consistent_mask` (it also
-            needs at least as many confirmations as contradictions).
-        match_px: largest distance across the ray (pixels) between two points of a point-map match.
-        min_track_visibility: track-head visibility from which an observation is used.
-    """
-
-    point_error: float = 0.1
-    rotation_deg: float = 5.0
-    translation_deg: float = 15.0
-    min_pnp_inlier_ratio: float = 0.3
-    pnp_max_error_px: float = 8.0
-    sampson_px: float = 4.0
-    depth_tolerance: float = 0.05
-    min_depth_agreement: float = 0.7
-    min_consistent_views: int = 1
-    match_px: float = 0.5
-    min_track_visibility: float = 0.5
-
-    def __post_init__(self) -> None:
-        positive: tuple[str, ...] = ("point_error", "rotation_deg", "translation_deg", "pnp_max_error_px")
-        positive += ("sampson_px", "depth_tolerance", "match_px")
-        for name in positive:
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"ConsistencyThresholds.{name}: expected a positive number, got {value!r}")
-        for name in ("min_pnp_inlier_ratio", "min_depth_agreement", "min_track_visibility"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and 0 <= value <= 1):
-                raise ValueError(f"ConsistencyThresholds.{name}: expected a number in [0, 1], got {value!r}")
-        if isinstance(self.min_consistent_views, bool) or not isinstance(self.min_consistent_views, int):
-            raise TypeError(
-                f"ConsistencyThresholds.min_consistent_views: expected an int, got {self.min_consistent_views!r}"
-            )
-        if self.min_consistent_views < 0:
-            raise ValueError(
-                f"ConsistencyThresholds.min_consistent_views: expected >= 0, got {self.min_consistent_views}"
-            )
-
-
-class Similarity(NamedTuple):
-    """``x -> scale * rotation @ x + translation`` (float64)."""
-
-    scale: float
-    rotation: np.ndarray  # [3, 3]
-    translation: np.ndarray  # [3]
-
-    def apply(self, points: np.ndarray) -> np.ndarray:
-        """Transform points ``[..., 3]``; keeps their dtype."""
-        flat = torch.from_numpy(np.ascontiguousarray(points, dtype=np.float64).reshape(-1, 3))
-        out = apply_similarity(
-            flat,
-            torch.tensor(self.scale, dtype=torch.float64),
-            torch.from_numpy(np.asarray(self.rotation, dtype=np.float64)),
-            torch.from_numpy(np.asarray(self.translation, dtype=np.float64)),
-        )
-        return out.numpy().reshape(points.shape).astype(points.dtype, copy=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "scale": float(self.scale),
-            "rotation": self.rotation.tolist(),
-            "translation": self.translation.tolist(),
-        }
-
-
-class Tracks(NamedTuple):
-    """Multi-view correspondences: track ``n`` is seen at ``xy[n, i]`` in frame ``i`` where ``visible[n, i]``."""
-
-    xy: np.ndarray  # [N, S, 2] float64 model pixels (x, y)
-    visible: np.ndarray  # [N, S] bool
-    query_frame: np.ndarray  # [N] int64, the frame each track was started from
-
-    def __len__(self) -> int:
-        return int(self.xy.shape[0])
-
-    @staticmethod
-    def concatenate(parts: Sequence[Tracks]) -> Tracks:
-        return Tracks(
-            np.concatenate([p.xy for p in parts]),
-            np.concatenate([p.visible for p in parts]),
-            np.concatenate([p.query_frame for p in parts]),
-        )
-
-
-@dataclass
-class FrameConsistency:
-    """The measurements and verdict of one frame (``None``: not measured)."""
-
-    index: int
-    name: str
-    point_error: float | None = None  # median |X_depth - X_head| / depth
-    rotation_error_deg: float | None = None  # median over the frame's pairs
-    translation_error_deg: float | None = None
-    pnp_inlier_ratio: float | None = None
-    sampson_error_px: float | None = None  # median over partner frames
-    depth_agreement: float | None = None  # median over neighbours
-    consistent_fraction: float | None = None  # fraction of valid pixels kept by the consistent mask
-    failed: list[str] = field(default_factory=list)  # names of the failed checks (CHECKS)
-    reasons: list[str] = field(default_factory=list)  # one readable line per failure
-
-    @property
-    def verdict(self) -> Literal["ok", "suspect"]:
-        return "suspect" if self.failed else "ok"
-
-    def fail(self, check: CheckName, reason: str) -> None:
-        if check not in self.failed:
-            self.failed.append(check)
-        self.reasons.append(f"{check}: {reason}")
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {key: _json_value(value) for key, value in asdict(self).items()}
-        out["verdict"] = self.verdict
-        return out
-
-
-@dataclass
-class ConsistencyReport:
-    """Per-frame and overall consistency of a reconstruction (see the module docstring)."""
-
-    frames: list[FrameConsistency]
-    thresholds: ConsistencyThresholds
-    checks: list[str] = field(default_factory=list)  # the checks that ran
-    skipped: dict[str, str] = field(default_factory=dict)  # check -> why it did not run
-    issues: list[str] = field(default_factory=list)  # problems of the whole reconstruction
-    summary: dict[str, float | None] = field(default_factory=dict)  # overall figures
-    alignment: Similarity | None = None  # point-head frame -> camera frame
-    mask: np.ndarray | None = field(default=None, repr=False)  # [S, H, W] bool, see consistent_mask
-
-    @property
-    def ok(self) -> bool:
-        """True when no frame is suspect and the whole reconstruction raised no issue."""
-        return not self.issues and not self.suspect_frames
-
-    @property
-    def suspect_frames(self) -> list[int]:
-        return [f.index for f in self.frames if f.failed]
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict (NaN and infinities become ``None``; the mask is left out)."""
-        return {
-            "ok": self.ok,
-            "num_frames": len(self.frames),
-            "suspect_frames": self.suspect_frames,
-            "checks": list(self.checks),
-            "skipped": dict(self.skipped),
-            "issues": list(self.issues),
-            "summary": {key: _json_value(value) for key, value in self.summary.items()},
-            "thresholds": asdict(self.thresholds),
-            "alignment": None if self.alignment is None else self.alignment.to_dict(),
-            "frames": [frame.to_dict() for frame in self.frames],
-        }
-
-    def to_table(self, title: str | None = "Consistency") -> Table:
-        """A rich table: one row per frame."""
-        from rich.table import Table
-
-        table = Table(title=title)
-        for header in ("#", "frame", "points", "rot °", "trans °", "Sampson px", "depth agree", "kept", "verdict"):
-            table.add_column(header, justify="left" if header in ("frame", "verdict") else "right")
-        for frame in self.frames:
-            verdict = "[red]suspect[/red]" if frame.failed else "[green]ok[/green]"
-            table.add_row(
-                str(frame.index),
-                frame.name,
-                _fmt(frame.point_error, "{:.1%}"),
-                _fmt(frame.rotation_error_deg, "{:.2f}"),
-                _fmt(frame.translation_error_deg, "{:.2f}"),
-                _fmt(frame.sampson_error_px, "{:.2f}"),
-                _fmt(frame.depth_agreement, "{:.1%}"),
-                _fmt(frame.consistent_fraction, "{:.1%}"),
-                verdict,
-            )
-        return table
-
-    def print_table(self, console: Console | None = None) -> None:
-        """Print the table, the reasons of suspect frames, skipped checks and overall issues."""
-        from rich.console import Console
-
-        console = console or Console()
-        console.print(self.to_table())
-        for frame in self.frames:
-            for reason in frame.reasons:
-                console.print(f"  frame {frame.index} ({frame.name}): {reason}", markup=False, highlight=False)
-        for check_name, why in self.skipped.items():
-            console.print(f"  {check_name} check skipped: {why}", markup=False, highlight=False)
-        for issue in self.issues:
-            console.print(f"  [bold red]issue:[/bold red] {issue}")
-        status = "all frames consistent" if self.ok else f"{len(self.suspect_frames)} suspect frame(s)"
-        console.print(f"{status}; {len(self.frames)} frame(s), checks: {', '.join(self.checks) or 'none'}")
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
-def _fmt(value: float | None, spec: str) -> str:
-    return "–" if value is None or not math.isfinite(value) else spec.format(value)
 
 
 # ---------------------------------------------------------------------------------------------
 # Input preparation
 
 
-def import_pycolmap() -> ModuleType:
-    """Import pycolmap (4.x: rigs and frames), or raise an ``ImportError`` that says how to install it."""
-    try:
-        import pycolmap
-    except ImportError as err:
-        raise ImportError(
-            'This needs pycolmap. Install it with: pip install "vggt-py[colmap]" (or: pip install pycolmap)'
-        ) from err
-    if not hasattr(pycolmap.Reconstruction, "add_image_with_trivial_frame"):
-        raise ImportError(
-            f"This needs pycolmap 4.x (rigs and frames); found {pycolmap.__version__}. "
-            'Upgrade it with: pip install -U "vggt-py[colmap]"'
-        )
-    return pycolmap
 
 
-def _expect_shape(name: str, value: np.ndarray | None, shape: tuple[int, ...]) -> None:
-    if value is None:
-        return
-    if not isinstance(value, np.ndarray) or value.shape != shape:
-        got = type(value).__name__ if not isinstance(value, np.ndarray) else list(value.shape)
-        raise ValueError(f"Reconstruction.{name}: expected shape {list(shape)}, got {got}")
 
 
-def _check_reconstruction(rec: object) -> Reconstruction:
-    """Validate the arrays this module reads (shapes must agree); returns ``rec``."""
-    if not isinstance(rec, Reconstruction):
-        raise TypeError(f"expected a Reconstruction, got {type(rec).__name__}")
-    if not isinstance(rec.depth, np.ndarray) or rec.depth.ndim != 3:
-        raise ValueError(f"Reconstruction.depth: expected shape [S, H, W], got {getattr(rec.depth, 'shape', None)}")
-    frames, height, width = rec.depth.shape
-    if frames == 0:
-        raise ValueError("Reconstruction: expected at least one frame, got 0")
-    _expect_shape("extrinsics", rec.extrinsics, (frames, 3, 4))
-    _expect_shape("intrinsics", rec.intrinsics, (frames, 3, 3))
-    _expect_shape("depth_conf", rec.depth_conf, (frames, height, width))
-    _expect_shape("valid_regions", rec.valid_regions, (frames, 4))
-    _expect_shape("points_from_head", rec.points_from_head, (frames, height, width, 3))
-    _expect_shape("points_conf", rec.points_conf, (frames, height, width))
-    if rec.tracks is not None:
-        if rec.tracks.ndim != 3 or rec.tracks.shape[0] != frames or rec.tracks.shape[2] != 2:
-            raise ValueError(f"Reconstruction.tracks: expected shape [{frames}, N, 2], got {list(rec.tracks.shape)}")
-        _expect_shape("track_visibility", rec.track_visibility, rec.tracks.shape[:2])
-    if len(rec.names) != frames:
-        raise ValueError(f"Reconstruction.names: expected {frames} names, got {len(rec.names)}")
-    return rec
 
 
-@dataclass(frozen=True)
-class _Scene:
-    """float64 cameras and masked maps of a reconstruction (internal)."""
-
-    extrinsics: np.ndarray  # [S, 3, 4]
-    intrinsics: np.ndarray  # [S, 3, 3]
-    depth: np.ndarray  # [S, H, W] float32, NaN where invalid
-    valid: np.ndarray  # [S, H, W] bool: real content and positive finite depth
-    head: np.ndarray | None  # [S, H, W, 3] float32 point-head map, NaN where invalid
-    head_valid: np.ndarray | None  # [S, H, W] bool
-    weights: np.ndarray  # [S, H, W] float64 confidence used as weight
-
-    @property
-    def num_frames(self) -> int:
-        return int(self.depth.shape[0])
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return int(self.depth.shape[1]), int(self.depth.shape[2])
 
 
-def _prepare(rec: Reconstruction) -> _Scene:
-    _check_reconstruction(rec)
-    depth = np.asarray(rec.depth, dtype=np.float32)
-    valid = rec.content_mask() & np.isfinite(depth) & (depth > _MIN_DEPTH)
-    depth = np.where(valid, depth, np.float32(np.nan))
-    weights = np.asarray(rec.depth_conf, dtype=np.float64)
-    head = head_valid = None
-    if rec.points_from_head is not None:
-        head_valid = valid & np.isfinite(rec.points_from_head).all(axis=-1)
-        head = np.where(head_valid[..., None], rec.points_from_head.astype(np.float32), np.float32(np.nan))
-        if rec.points_conf is not None:
-            weights = np.sqrt(weights * np.asarray(rec.points_conf, dtype=np.float64))  # geometric mean
-    weights = np.where(np.isfinite(weights) & (weights > 0), weights, 0.0)
-    return _Scene(
-        extrinsics=np.asarray(rec.extrinsics, dtype=np.float64),
-        intrinsics=np.asarray(rec.intrinsics, dtype=np.float64),
-        depth=depth,
-        valid=valid,
-        head=head,
-        head_valid=head_valid,
-        weights=weights,
-    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Small numeric helpers
 
 
-def _t(array: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float64))
 
 
-def _project(points: np.ndarray, intrinsics: np.ndarray, extrinsics: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pixels ``[N, 2]`` and camera depths ``[N]`` of world points ``[N, 3]`` (NaN points give NaN depth)."""
-    uv, z = project_points(_t(points), _t(intrinsics), _t(extrinsics))
-    return uv.numpy(), z.numpy()
 
 
-def _frame_points(scene: _Scene, index: int, extrinsics: np.ndarray | None = None) -> np.ndarray:
-    """World points ``[H, W, 3]`` (float64) of frame ``index``'s depth, NaN where invalid."""
-    extrinsic = scene.extrinsics[index] if extrinsics is None else extrinsics[index]
-    points = unproject_depth(_t(scene.depth[index]), _t(scene.intrinsics[index]), _t(extrinsic))
-    return points.numpy()
 
 
-def _bilinear(values: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """Sample ``values [H, W, C]`` at ``xy [N, 2]`` (clamped to the map); a NaN corner gives NaN."""
-    height, width = values.shape[:2]
-    x = np.clip(xy[:, 0], 0, width - 1)
-    y = np.clip(xy[:, 1], 0, height - 1)
-    x0 = np.minimum(np.floor(x).astype(np.int64), max(width - 2, 0))
-    y0 = np.minimum(np.floor(y).astype(np.int64), max(height - 2, 0))
-    x1 = np.minimum(x0 + 1, width - 1)
-    y1 = np.minimum(y0 + 1, height - 1)
-    fx = (x - x0)[:, None]
-    fy = (y - y0)[:, None]
-    top = values[y0, x0] * (1 - fx) + values[y0, x1] * fx
-    bottom = values[y1, x0] * (1 - fx) + values[y1, x1] * fx
-    return top * (1 - fy) + bottom * fy
 
 
-def _inside(xy: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    height, width = size
-    x, y = xy[..., 0], xy[..., 1]
-    return (x >= -0.5) & (x <= width - 0.5) & (y >= -0.5) & (y <= height - 0.5)
 
 
 def _sample_depth(depth: np.ndarray, xy: np.ndarray, tolerance: float) -> np.ndarray:
@@ -474,32 +155,11 @@ def _sample_depth(depth: np.ndarray, xy: np.ndarray, tolerance: float) -> np.nda
         bottom = inverse[:, 2] * (1 - fx) + inverse[:, 3] * fx
         interpolated = 1.0 / (top * (1 - fy) + bottom * fy)
     out = np.where(smooth, interpolated, nearest)
-    return np.where(_inside(xy, (height, width)), out, np.nan)
+    return np.where(inside_image(xy, (height, width)), out, np.nan)
 
 
-def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
-    keep = np.isfinite(values) & (weights > 0)
-    if not keep.any():
-        return math.nan
-    values, weights = values[keep], weights[keep]
-    order = np.argsort(values)
-    cumulative = np.cumsum(weights[order])
-    return float(values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
 
 
-def _sample_pixels(
-    mask: np.ndarray, conf: np.ndarray | None, count: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Up to ``count`` random pixels ``(rows, cols)`` of ``mask``, among its more confident half."""
-    rows, cols = np.nonzero(mask)
-    if conf is not None and rows.size:
-        values = conf[rows, cols]
-        keep = values >= np.median(values)
-        rows, cols = rows[keep], cols[keep]
-    if rows.size > count:
-        chosen = np.sort(rng.choice(rows.size, size=count, replace=False))
-        rows, cols = rows[chosen], cols[chosen]
-    return rows, cols
 
 
 def _per_frame_median(num_frames: int, pair_values: Mapping[tuple[int, int], float]) -> np.ndarray:
@@ -516,222 +176,31 @@ def _per_frame_median(num_frames: int, pair_values: Mapping[tuple[int, int], flo
 # Alignment of the point-head map onto the cameras' frame
 
 
-def _align(
-    scene: _Scene,
-    rng: np.random.Generator,
-    inlier_floor: float,
-    max_points: int = _ALIGN_MAX_POINTS,
-    trim: float = 3.0,
-    iterations: int = 3,
-) -> Similarity | None:
-    """Confidence-weighted Umeyama from head points to depth points, refitted on the inliers."""
-    if scene.head is None or scene.head_valid is None:
-        return None
-    frames, rows, cols = np.nonzero(scene.head_valid)
-    if frames.size < 3:
-        return None
-    if frames.size > max_points:
-        chosen = rng.choice(frames.size, size=max_points, replace=False)
-        frames, rows, cols = frames[chosen], rows[chosen], cols[chosen]
-    src = scene.head[frames, rows, cols].astype(np.float64)
-    dst = np.empty_like(src)
-    for i in np.unique(frames):
-        sel = frames == i
-        dst[sel] = _frame_points(scene, int(i))[rows[sel], cols[sel]]
-    depth = scene.depth[frames, rows, cols].astype(np.float64)
-    weights = scene.weights[frames, rows, cols]
-    inlier = np.ones(src.shape[0], dtype=bool)
-    similarity = None
-    for _ in range(iterations):
-        w = weights * inlier
-        if np.count_nonzero(w) < 3:
-            break
-        scale, rotation, translation = umeyama(_t(src), _t(dst), _t(w))
-        similarity = Similarity(float(scale), rotation.numpy(), translation.numpy())
-        if not (math.isfinite(similarity.scale) and similarity.scale > 0):
-            return None
-        relative = np.linalg.norm(dst - similarity.apply(src), axis=-1) / depth
-        inlier = relative <= max(trim * _weighted_median(relative, weights), inlier_floor)
-    return similarity
 
 
-def align_point_map(rec: Reconstruction, *, inlier_floor: float = 0.025, seed: int = 0) -> Similarity:
-    """The similarity that maps the point-head map onto the depth points of the predicted cameras.
-
-    Confidence-weighted Umeyama over (up to 100k sampled) pixels of all frames, refitted twice on the
-    points whose error is below ``max(3 x median, inlier_floor)`` (relative to depth).
-    """
-    scene = _prepare(rec)
-    if scene.head is None:
-        raise ValueError("this reconstruction has no point-head map (points_from_head is None)")
-    similarity = _align(scene, np.random.default_rng(seed), inlier_floor)
-    if similarity is None:
-        raise ValueError("cannot align the point map: fewer than 3 valid points or a degenerate fit")
-    return similarity
 
 
-def _aligned_head(scene: _Scene, similarity: Similarity) -> np.ndarray:
-    """``[S, H, W, 3]`` float32: the point-head map in the cameras' frame (one frame at a time)."""
-    assert scene.head is not None
-    return np.stack([similarity.apply(frame) for frame in scene.head])
 
 
 # ---------------------------------------------------------------------------------------------
 # Correspondences: track head, or point-map matches
 
 
-def head_tracks(rec: Reconstruction, min_visibility: float = 0.5) -> Tracks | None:
-    """The track head's tracks as :class:`Tracks` (``None`` without tracks); visibility >= ``min_visibility``."""
-    _check_reconstruction(rec)
-    if rec.tracks is None:
-        return None
-    xy = np.transpose(np.asarray(rec.tracks, dtype=np.float64), (1, 0, 2))  # [N, S, 2]
-    visible = np.isfinite(xy).all(-1) & _inside(xy, rec.image_size)
-    if rec.track_visibility is not None:
-        visible &= np.asarray(rec.track_visibility).T >= min_visibility
-    return Tracks(xy, visible, np.zeros(xy.shape[0], dtype=np.int64))
 
 
-def _match_in_point_map(
-    targets: np.ndarray,
-    point_map: np.ndarray,
-    intrinsics: np.ndarray,
-    extrinsics: np.ndarray,
-    depth_tolerance: float,
-    match_px: float,
-    iterations: int = 10,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pixels ``[N, 2]`` of ``point_map [H, W, 3]`` whose point is ``targets [N, 3]``, and a keep mask ``[N]``.
-
-    Starts at the projection with the given camera, then Gauss-Newton steps on the bilinearly
-    interpolated map minimise ``|point_map(q) - target|``. A match is kept when the found point and the
-    target project within ``match_px`` of each other and their depths differ by at most
-    ``depth_tolerance`` (relative): the target is then visible at ``q`` (not occluded, not off the surface).
-    """
-    height, width = point_map.shape[:2]
-    upper = np.array([width - 1, height - 1], dtype=np.float64)
-    start, z = _project(targets, intrinsics, extrinsics)
-    alive = np.isfinite(z) & (z > 0) & np.isfinite(start).all(-1)
-    q = np.clip(np.where(alive[:, None], start, 0.0), 0, upper)
-    max_step = 0.25 * max(height, width)
-    for _ in range(iterations):
-        current = _bilinear(point_map, q)
-        jacobian = np.empty((q.shape[0], 3, 2))
-        for axis in range(2):
-            offset = np.zeros(2)
-            offset[axis] = 1.0
-            forward, backward = np.clip(q + offset, 0, upper), np.clip(q - offset, 0, upper)
-            span = np.maximum(forward[:, axis] - backward[:, axis], 1e-9)[:, None]
-            jacobian[:, :, axis] = (_bilinear(point_map, forward) - _bilinear(point_map, backward)) / span
-        normal = np.einsum("nki,nkj->nij", jacobian, jacobian)
-        normal += 1e-12 * np.trace(normal, axis1=1, axis2=2)[:, None, None] * np.eye(2)
-        rhs = np.einsum("nki,nk->ni", jacobian, targets - current)
-        ok = alive & np.isfinite(normal).all((1, 2)) & np.isfinite(rhs).all(-1) & (np.abs(np.linalg.det(normal)) > 0)
-        step = np.zeros_like(q)
-        if ok.any():
-            step[ok] = np.linalg.solve(normal[ok], rhs[ok][..., None])[..., 0]
-        norm = np.linalg.norm(step, axis=-1, keepdims=True)
-        step *= np.minimum(1.0, max_step / np.maximum(norm, 1e-12))
-        q = np.clip(q + step, 0, upper)
-        alive &= ok
-    found = _bilinear(point_map, q)
-    uv_found, z_found = _project(found, intrinsics, extrinsics)
-    uv_target, z_target = start, z
-    interior = (q > 0).all(-1) & (q < upper).all(-1)  # on the border: clamped, the target is outside
-    with np.errstate(invalid="ignore"):
-        keep = (
-            alive
-            & interior
-            & np.isfinite(z_found)
-            & (z_found > 0)
-            & (np.abs(z_target - z_found) <= depth_tolerance * z_found)
-            & (np.linalg.norm(uv_found - uv_target, axis=-1) <= match_px)
-        )
-    return q, keep
 
 
-def _point_map_tracks(
-    scene: _Scene,
-    aligned: np.ndarray,
-    query_frames: Iterable[int],
-    targets: Mapping[int, Sequence[int]] | None,
-    points_per_frame: int,
-    depth_tolerance: float,
-    match_px: float,
-    rng: np.random.Generator,
-) -> Tracks:
-    assert scene.head_valid is not None
-    frames = scene.num_frames
-    parts: list[Tracks] = []
-    for i in query_frames:
-        rows, cols = _sample_pixels(scene.head_valid[i], scene.weights[i], points_per_frame, rng)
-        n = rows.size
-        xy = np.full((n, frames, 2), np.nan)
-        visible = np.zeros((n, frames), dtype=bool)
-        xy[:, i] = np.stack((cols, rows), axis=-1)
-        visible[:, i] = True
-        points = aligned[i, rows, cols].astype(np.float64)
-        for j in targets[i] if targets is not None else range(frames):
-            if j == i or n == 0:
-                continue
-            q, keep = _match_in_point_map(
-                points, aligned[j], scene.intrinsics[j], scene.extrinsics[j], depth_tolerance, match_px
-            )
-            xy[:, j] = np.where(keep[:, None], q, np.nan)
-            visible[:, j] = keep
-        parts.append(Tracks(xy, visible, np.full(n, i, dtype=np.int64)))
-    if not parts:
-        return Tracks(np.zeros((0, frames, 2)), np.zeros((0, frames), dtype=bool), np.zeros(0, dtype=np.int64))
-    return Tracks.concatenate(parts)
 
 
-def point_map_tracks(
-    rec: Reconstruction,
-    *,
-    query_frames: Sequence[int] | None = None,
-    points_per_frame: int = 512,
-    depth_tolerance: float = 0.05,
-    match_px: float = 0.5,
-    alignment: Similarity | None = None,
-    seed: int = 0,
-) -> Tracks:
-    """Correspondences from the point-head map alone: the cameras only give the search's starting point.
-
-    In each query frame (default: all), up to ``points_per_frame`` pixels are sampled among the more
-    confident half of its valid pixels. Each pixel's point-map point is looked up in every other frame's
-    point map (projection with the predicted camera, then Gauss-Newton on the map) and kept where both
-    points coincide: within ``match_px`` pixels across the ray and ``depth_tolerance`` (relative) along it.
-    ``alignment`` (default: :func:`align_point_map`) maps the head's frame onto the cameras' frame.
-    """
-    scene = _prepare(rec)
-    if scene.head is None:
-        raise ValueError("point-map tracks need the point-head map (points_from_head is None)")
-    if points_per_frame < 1:
-        raise ValueError(f"points_per_frame: expected a positive int, got {points_per_frame}")
-    queries = _check_frames(query_frames, scene.num_frames)
-    rng = np.random.default_rng(seed)
-    similarity = alignment if alignment is not None else align_point_map(rec, seed=seed)
-    aligned = _aligned_head(scene, similarity)
-    return _point_map_tracks(scene, aligned, queries, None, points_per_frame, depth_tolerance, match_px, rng)
 
 
-def _check_frames(frames: Sequence[int] | None, num_frames: int) -> list[int]:
-    if frames is None:
-        return list(range(num_frames))
-    out = [int(i) for i in frames]
-    bad = [i for i in out if not 0 <= i < num_frames]
-    if bad or not out:
-        raise ValueError(
-            f"query_frames: expected a non-empty list of frame indices in [0, {num_frames}), got {list(frames)}"
-        )
-    return list(dict.fromkeys(out))
 
 
 # ---------------------------------------------------------------------------------------------
 # Epipolar check
 
 
-def _pair_sampson(scene: _Scene, tracks: Tracks, min_matches: int) -> dict[tuple[int, int], np.ndarray]:
+def _pair_sampson(scene: Scene, tracks: Tracks, min_matches: int) -> dict[tuple[int, int], np.ndarray]:
     out: dict[tuple[int, int], np.ndarray] = {}
     first, second = pair_indices(scene.num_frames)
     for i, j in zip(first.tolist(), second.tolist(), strict=True):
@@ -739,15 +208,18 @@ def _pair_sampson(scene: _Scene, tracks: Tracks, min_matches: int) -> dict[tuple
         if np.count_nonzero(both) < min_matches:
             continue
         fundamental = fundamental_from_cameras(
-            _t(scene.intrinsics[i]), _t(scene.extrinsics[i]), _t(scene.intrinsics[j]), _t(scene.extrinsics[j])
+            as_tensor64(scene.intrinsics[i]),
+            as_tensor64(scene.extrinsics[i]),
+            as_tensor64(scene.intrinsics[j]),
+            as_tensor64(scene.extrinsics[j]),
         )
-        errors = sampson_error(fundamental, _t(tracks.xy[both, i]), _t(tracks.xy[both, j]))
+        errors = sampson_error(fundamental, as_tensor64(tracks.xy[both, i]), as_tensor64(tracks.xy[both, j]))
         out[(i, j)] = errors.numpy()
     return out
 
 
 def epipolar_errors(
-    rec: Reconstruction,
+    rec: ReconstructionLike,
     tracks: Tracks | None = None,
     *,
     min_matches: int = _MIN_PAIR_MATCHES,
@@ -757,7 +229,7 @@ def epipolar_errors(
     ``tracks`` default to the track head's (:func:`head_tracks`), else point-map matches
     (:func:`point_map_tracks`). Pairs with fewer than ``min_matches`` shared correspondences are left out.
     """
-    scene = _prepare(rec)
+    scene = prepare_scene(rec)
     if tracks is None:
         tracks = head_tracks(rec) or point_map_tracks(rec)
     if tracks.xy.ndim != 3 or tracks.xy.shape[1:] != (scene.num_frames, 2):
@@ -775,19 +247,19 @@ class _DepthStats(NamedTuple):
     directed: dict[tuple[int, int], tuple[int, int]]  # (i -> j): (consistent, inconsistent) pixel counts
 
 
-def _select_neighbours(scene: _Scene, extrinsics: np.ndarray, count: int, stride: int = 8) -> list[list[int]]:
+def _select_neighbours(scene: Scene, extrinsics: np.ndarray, count: int, stride: int = 8) -> list[list[int]]:
     """For each frame, the ``count`` frames its (strided) depth points fall into most."""
     frames = scene.num_frames
     neighbours: list[list[int]] = []
     for i in range(frames):
-        points = _frame_points(scene, i, extrinsics)[::stride, ::stride].reshape(-1, 3)
+        points = frame_points(scene, i, extrinsics)[::stride, ::stride].reshape(-1, 3)
         points = points[np.isfinite(points).all(-1)]
         if frames == 1 or points.shape[0] == 0:
             neighbours.append([])
             continue
         many = np.broadcast_to(points, (frames, *points.shape))
-        uv, z = _project(many, scene.intrinsics, extrinsics)
-        overlap = ((z > 0) & _inside(uv, scene.size)).mean(axis=-1)  # [S]
+        uv, z = project(many, scene.intrinsics, extrinsics)
+        overlap = ((z > 0) & inside_image(uv, scene.size)).mean(axis=-1)  # [S]
         overlap[i] = -1.0
         order = [int(j) for j in np.argsort(-overlap, kind="stable") if overlap[j] > 0]
         neighbours.append(order[:count])
@@ -795,7 +267,7 @@ def _select_neighbours(scene: _Scene, extrinsics: np.ndarray, count: int, stride
 
 
 def _depth_check(
-    scene: _Scene, extrinsics: np.ndarray, neighbours: Sequence[Sequence[int]], tolerance: float, stride: int = 1
+    scene: Scene, extrinsics: np.ndarray, neighbours: Sequence[Sequence[int]], tolerance: float, stride: int = 1
 ) -> _DepthStats:
     frames = scene.num_frames
     height, width = scene.size
@@ -806,10 +278,10 @@ def _depth_check(
 
     def run(i: int, j: int, accumulate: bool) -> None:
         if i not in points_cache:
-            points_cache[i] = _frame_points(scene, i, extrinsics)[::stride, ::stride]
+            points_cache[i] = frame_points(scene, i, extrinsics)[::stride, ::stride]
         points = points_cache[i]
         flat = points.reshape(-1, 3)
-        uv, z = _project(flat, scene.intrinsics[j], extrinsics[j])
+        uv, z = project(flat, scene.intrinsics[j], extrinsics[j])
         reference = _sample_depth(scene.depth[j], uv, tolerance)
         with np.errstate(invalid="ignore", divide="ignore"):
             relative = (z - reference) / reference
@@ -840,14 +312,14 @@ def _overall_agreement(stats: _DepthStats) -> float:
     return ok / (ok + bad) if ok + bad else math.nan
 
 
-def _mask_from_counts(scene: _Scene, stats: _DepthStats, thresholds: ConsistencyThresholds) -> np.ndarray:
+def _mask_from_counts(scene: Scene, stats: _DepthStats, thresholds: ConsistencyThresholds) -> np.ndarray:
     return (
         scene.valid & (stats.consistent >= thresholds.min_consistent_views) & (stats.consistent >= stats.inconsistent)
     )
 
 
 def consistent_mask(
-    rec: Reconstruction, thresholds: ConsistencyThresholds | None = None, *, num_neighbours: int = 4
+    rec: ReconstructionLike, thresholds: ConsistencyThresholds | None = None, *, num_neighbours: int = 4
 ) -> np.ndarray:
     """``[S, H, W]`` bool: valid pixels whose depth at least ``min_consistent_views`` neighbours confirm.
 
@@ -858,7 +330,7 @@ def consistent_mask(
     """
     thresholds = thresholds or ConsistencyThresholds()
     _check_count("num_neighbours", num_neighbours)
-    scene = _prepare(rec)
+    scene = prepare_scene(rec)
     neighbours = _select_neighbours(scene, scene.extrinsics, num_neighbours)
     stats = _depth_check(scene, scene.extrinsics, neighbours, thresholds.depth_tolerance)
     return _mask_from_counts(scene, stats, thresholds)
@@ -873,55 +345,29 @@ def _check_count(name: str, value: object) -> None:
 # The four checks
 
 
-def _run_points(scene: _Scene, aligned: np.ndarray, report: ConsistencyReport) -> None:
+def _run_points(scene: Scene, aligned: np.ndarray, report: ConsistencyReport) -> None:
     assert scene.head_valid is not None
     limit = report.thresholds.point_error
     all_errors, all_weights = [], []
     for frame in report.frames:
         i = frame.index
         mask = scene.head_valid[i]
-        depth_points = _frame_points(scene, i)[mask]
+        depth_points = frame_points(scene, i)[mask]
         relative = np.linalg.norm(depth_points - aligned[i][mask], axis=-1) / scene.depth[i][mask]
         weights = scene.weights[i][mask]
-        error = _weighted_median(relative, weights)
+        error = weighted_median(relative, weights)
         all_errors.append(relative)
         all_weights.append(weights)
         frame.point_error = None if math.isnan(error) else error
         if error > limit:
             frame.fail("points", f"depth and point-head points differ by {error:.1%} of the depth (> {limit:.0%})")
-    report.summary["point_error"] = _weighted_median(np.concatenate(all_errors), np.concatenate(all_weights))
+    report.summary["point_error"] = weighted_median(np.concatenate(all_errors), np.concatenate(all_weights))
 
 
-def _pnp_pose(
-    pycolmap: ModuleType,
-    points2d: np.ndarray,
-    points3d: np.ndarray,
-    intrinsics: np.ndarray,
-    size: tuple[int, int],
-    max_error: float,
-    seed: int,
-) -> tuple[np.ndarray | None, int]:
-    """Camera-from-world ``[3, 4]`` (or None) and the inlier count, from model pixels and world points."""
-    if points2d.shape[0] < _MIN_PNP_POINTS:
-        return None, 0
-    height, width = size
-    camera = pycolmap.Camera(
-        model="PINHOLE",
-        width=width,
-        height=height,
-        params=[intrinsics[0, 0], intrinsics[1, 1], intrinsics[0, 2] + 0.5, intrinsics[1, 2] + 0.5],
-    )
-    options = pycolmap.AbsolutePoseEstimationOptions()
-    options.ransac.max_error = max_error
-    options.ransac.random_seed = seed
-    result = pycolmap.estimate_and_refine_absolute_pose(points2d + 0.5, points3d, camera, options)
-    if result is None:
-        return None, 0
-    return np.asarray(result["cam_from_world"].matrix(), dtype=np.float64), int(result["num_inliers"])
 
 
 def _run_camera(
-    scene: _Scene,
+    scene: Scene,
     aligned: np.ndarray,
     report: ConsistencyReport,
     pycolmap: ModuleType,
@@ -934,9 +380,9 @@ def _run_camera(
     poses = np.full((scene.num_frames, 3, 4), np.nan)
     for frame in report.frames:
         i = frame.index
-        rows, cols = _sample_pixels(scene.head_valid[i], scene.weights[i], max_points, rng)
+        rows, cols = sample_pixels(scene.head_valid[i], scene.weights[i], max_points, rng)
         points2d = np.stack((cols, rows), axis=-1).astype(np.float64)
-        pose, inliers = _pnp_pose(
+        pose, inliers = pnp_pose(
             pycolmap,
             points2d,
             aligned[i, rows, cols].astype(np.float64),
@@ -955,7 +401,7 @@ def _run_camera(
             frame.fail(
                 "camera", f"only {ratio:.0%} of the point map fits one camera (< {thr.min_pnp_inlier_ratio:.0%})"
             )
-    rotation, translation = pairwise_pose_errors(_t(scene.extrinsics), _t(poses))
+    rotation, translation = pairwise_pose_errors(as_tensor64(scene.extrinsics), as_tensor64(poses))
     first, second = pair_indices(scene.num_frames)
     pairs = list(zip(first.tolist(), second.tolist(), strict=True))
     rot_frame = _per_frame_median(scene.num_frames, dict(zip(pairs, rotation.tolist(), strict=True)))
@@ -982,7 +428,7 @@ def _run_camera(
     )
 
 
-def _run_epipolar(scene: _Scene, tracks: Tracks, report: ConsistencyReport) -> None:
+def _run_epipolar(scene: Scene, tracks: Tracks, report: ConsistencyReport) -> None:
     limit = report.thresholds.sampson_px
     errors = _pair_sampson(scene, tracks, _MIN_PAIR_MATCHES)
     per_frame = _per_frame_median(scene.num_frames, {pair: float(np.median(e)) for pair, e in errors.items()})
@@ -995,7 +441,7 @@ def _run_epipolar(scene: _Scene, tracks: Tracks, report: ConsistencyReport) -> N
     report.summary["sampson_error_px"] = float(np.median(every)) if every.size else math.nan
 
 
-def _run_depth(scene: _Scene, neighbours: list[list[int]], report: ConsistencyReport, num_neighbours: int) -> None:
+def _run_depth(scene: Scene, neighbours: list[list[int]], report: ConsistencyReport, num_neighbours: int) -> None:
     thr = report.thresholds
     stats = _depth_check(scene, scene.extrinsics, neighbours, thr.depth_tolerance)
     report.mask = _mask_from_counts(scene, stats, thr)
@@ -1020,9 +466,9 @@ def _run_depth(scene: _Scene, neighbours: list[list[int]], report: ConsistencyRe
         _flag_inverted(scene, report, overall, num_neighbours)
 
 
-def _flag_inverted(scene: _Scene, report: ConsistencyReport, agreement: float, num_neighbours: int) -> None:
+def _flag_inverted(scene: Scene, report: ConsistencyReport, agreement: float, num_neighbours: int) -> None:
     """Add an issue when the inverted extrinsics explain the depth maps much better (a frequent mix-up)."""
-    inverted = se3_inverse(_t(scene.extrinsics)).numpy()
+    inverted = se3_inverse(as_tensor64(scene.extrinsics)).numpy()
     neighbours = _select_neighbours(scene, inverted, num_neighbours)
     stats = _depth_check(scene, inverted, neighbours, report.thresholds.depth_tolerance, stride=_INVERTED_STRIDE)
     alternative = _overall_agreement(stats)
@@ -1039,7 +485,7 @@ def _flag_inverted(scene: _Scene, report: ConsistencyReport, agreement: float, n
 
 
 def check(
-    rec: Reconstruction,
+    rec: ReconstructionLike,
     thresholds: ConsistencyThresholds | None = None,
     *,
     checks: Sequence[str] = CHECKS,
@@ -1069,7 +515,7 @@ def check(
         raise ValueError(f"checks: expected a subset of {list(CHECKS)}, got {checks!r}")
     _check_count("max_points", max_points)
     _check_count("num_neighbours", num_neighbours)
-    scene = _prepare(rec)
+    scene = prepare_scene(rec)
     rng = np.random.default_rng(seed)
     report = ConsistencyReport(
         frames=[FrameConsistency(i, str(name)) for i, name in enumerate(rec.names)], thresholds=thresholds
@@ -1079,9 +525,9 @@ def check(
     needs_head = {"points", "camera"} | ({"epipolar"} if tracks is None else set())
     aligned = None
     if scene.head is not None and needs_head & set(wanted):
-        report.alignment = _align(scene, rng, _INLIER_FLOOR * thresholds.point_error)
+        report.alignment = fit_head_alignment(scene, rng, INLIER_FLOOR * thresholds.point_error)
         if report.alignment is not None:
-            aligned = _aligned_head(scene, report.alignment)
+            aligned = aligned_head(scene, report.alignment)
     neighbours = _select_neighbours(scene, scene.extrinsics, num_neighbours)
 
     for name in wanted:
@@ -1104,7 +550,7 @@ def check(
             if tracks is None:
                 assert aligned is not None
                 targets = dict(enumerate(neighbours))
-                tracks_used = _point_map_tracks(
+                tracks_used = scene_point_map_tracks(
                     scene,
                     aligned,
                     range(scene.num_frames),
@@ -1123,7 +569,7 @@ def check(
     return report
 
 
-def _why_skipped(name: str, scene: _Scene, aligned: np.ndarray | None, tracks: Tracks | None) -> str | None:
+def _why_skipped(name: str, scene: Scene, aligned: np.ndarray | None, tracks: Tracks | None) -> str | None:
     if name in ("camera", "epipolar", "depth") and scene.num_frames < 2:
         return "needs at least 2 frames"
     if name == "epipolar" and tracks is not None:

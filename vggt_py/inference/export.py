@@ -1,12 +1,16 @@
 """Write a :class:`Reconstruction` to disk: GLB scene, PLY point cloud, NPZ arrays, COLMAP sparse model.
 
+The COLMAP writer lives in :mod:`~vggt_py.inference.colmap_export` and the point selection in
+:mod:`~vggt_py.inference.selection`; both are importable from here too.
+
 Every file is written atomically (a temporary name in the same folder, then ``os.replace``), so an
 interrupted export never leaves a truncated file behind.
 
 Point selection is shared by all formats (:func:`select_points`): a point is kept when it shows
 image content (not padding), has positive finite depth and finite coordinates, passes the optional
 confidence bounds and the optional user ``mask``; ``max_points`` then subsamples at random
-(reproducibly, ``seed``).
+(reproducibly, ``seed``). :func:`export` computes it once and hands it to every writer; each writer
+also takes a precomputed ``selection``.
 
 Coordinates stay in the reconstruction's world frame: frame 0's camera, OpenCV axes (x right, y down,
 z forward). glTF viewers assume y up, so a GLB scene may look upside down; rotate it by 180 degrees
@@ -44,21 +48,19 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vggt_py.geometry.pixels import MIN_DEPTH
+from vggt_py.inference.colmap_export import COLMAP_CAMERA_MODELS, export_colmap, to_colmap
 from vggt_py.inference.reconstruction import PointSource, Reconstruction
+from vggt_py.inference.selection import PointSelection, check_exportable, select_points
 from vggt_py.utils.io import atomic_path, atomic_write_bytes
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    import pycolmap
     import trimesh
 
 __all__ = [
@@ -88,8 +90,6 @@ OUTPUT_NAMES: dict[str, str] = {
     "npz": "reconstruction.npz",
 }
 NPZ_FORMAT_VERSION = 1
-# Supported COLMAP models; distortion parameters are written as zeros (VGGT predicts pinhole cameras).
-COLMAP_CAMERA_MODELS: tuple[str, ...] = ("PINHOLE", "SIMPLE_PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV")
 
 _REQUIRED_NPZ_KEYS = (
     "extrinsics",
@@ -120,69 +120,12 @@ _DEFAULT_CAMERA_FRACTION = 0.05
 # Point selection
 
 
-@dataclass(frozen=True)
-class PointSelection:
-    """Kept points: where each comes from (frame, model pixel) and its position and colour."""
-
-    frames: np.ndarray  # [M] int64, source frame
-    pixels: np.ndarray  # [M, 2] int64, model pixel (x, y) in the source frame
-    xyz: np.ndarray  # [M, 3] float32, world coordinates
-    rgb: np.ndarray  # [M, 3] uint8
-
-    def __len__(self) -> int:
-        return int(self.frames.shape[0])
 
 
-def _check_reconstruction(rec: Reconstruction) -> None:
-    if not isinstance(rec, Reconstruction):
-        raise TypeError(f"expected a vggt_py Reconstruction, got {type(rec).__name__}")
 
 
-def _check_max_points(max_points: int | None) -> None:
-    if max_points is not None and (isinstance(max_points, bool) or int(max_points) != max_points or max_points < 0):
-        raise ValueError(f"max_points must be None or an integer >= 0, got {max_points!r}")
 
 
-def select_points(
-    rec: Reconstruction,
-    conf_threshold: float | None = None,
-    conf_percentile: float | None = None,
-    source: PointSource | None = None,
-    mask: np.ndarray | None = None,
-    max_points: int | None = None,
-    seed: int = 0,
-) -> PointSelection:
-    """The points an export writes.
-
-    Args:
-        rec: the reconstruction.
-        conf_threshold: keep confidences >= this value.
-        conf_percentile: keep confidences at or above this percentile (0-100) of the content pixels.
-        source: ``"depth"`` (depth unprojected with the cameras) or ``"head"`` (point head);
-            default ``rec.point_source``.
-        mask: optional [S, H, W] bool of pixels to keep; combined (AND) with the checks above, so
-            padding and invalid depth are never exported.
-        max_points: keep at most this many, drawn uniformly at random without replacement.
-        seed: seed of that draw.
-    """
-    _check_reconstruction(rec)
-    _check_max_points(max_points)
-    keep = rec.mask(conf_threshold, conf_percentile, source)  # [S, H, W]
-    if mask is not None:
-        user = np.asarray(mask)
-        if user.shape != keep.shape or user.dtype != np.bool_:
-            raise ValueError(
-                f"mask must be a bool array of shape {keep.shape} (S, H, W), got {user.dtype} {user.shape}"
-            )
-        keep &= user
-    frames, rows, cols = np.nonzero(keep)
-    if max_points is not None and len(frames) > max_points:
-        chosen = np.sort(np.random.default_rng(seed).choice(len(frames), size=int(max_points), replace=False))
-        frames, rows, cols = frames[chosen], rows[chosen], cols[chosen]
-    xyz = rec.points(source)[frames, rows, cols].astype(np.float32)
-    rgb = rec.colors[frames, rows, cols].astype(np.uint8)
-    pixels = np.stack([cols, rows], axis=-1).astype(np.int64).reshape(-1, 2)
-    return PointSelection(frames.astype(np.int64), pixels, xyz.reshape(-1, 3), rgb.reshape(-1, 3))
 
 
 def scene_extent(rec: Reconstruction, points: np.ndarray | None = None) -> float:
@@ -201,7 +144,7 @@ def scene_extent(rec: Reconstruction, points: np.ndarray | None = None) -> float
     extent = max(d for d in diagonals if np.isfinite(d))
     if extent > 0:
         return extent
-    depth = rec.depth[rec.content_mask() & np.isfinite(rec.depth) & (rec.depth > 1e-8)]
+    depth = rec.depth[rec.content_mask() & np.isfinite(rec.depth) & (rec.depth > MIN_DEPTH)]
     median = float(np.median(depth)) if depth.size else 0.0
     return median if median > 0 else 1.0
 
@@ -268,19 +211,21 @@ def to_trimesh_scene(
     mask: np.ndarray | None = None,
     camera_scale: float | None = None,
     max_points: int | None = None,
+    selection: PointSelection | None = None,
 ) -> trimesh.Scene:
     """A ``trimesh.Scene``: node ``points`` (coloured point cloud) and one frustum node per frame.
 
     Frustum nodes are named ``camera_0000``, ``camera_0001``...: line pyramids in camera coordinates
     placed by their node transform, the world-from-camera inverse of ``rec.extrinsics``. Their depth
     is ``camera_scale`` world units (default: 5 % of :func:`scene_extent`; 0 draws no cameras).
-    Frames with non-finite poses get no frustum.
+    Frames with non-finite poses get no frustum. A precomputed ``selection`` replaces the filter arguments.
     """
     import trimesh
 
     if camera_scale is not None and not (np.isfinite(camera_scale) and camera_scale >= 0):
         raise ValueError(f"camera_scale must be None or a finite number >= 0, got {camera_scale!r}")
-    selection = select_points(rec, conf_threshold, conf_percentile, source, mask, max_points)
+    if selection is None:
+        selection = select_points(rec, conf_threshold, conf_percentile, source, mask, max_points)
     scale = _DEFAULT_CAMERA_FRACTION * scene_extent(rec, selection.xyz) if camera_scale is None else camera_scale
     scene = trimesh.Scene()
     if len(selection):
@@ -311,9 +256,10 @@ def export_glb(
     mask: np.ndarray | None = None,
     camera_scale: float | None = None,
     max_points: int | None = None,
+    selection: PointSelection | None = None,
 ) -> Path:
     """Write a binary glTF with the coloured point cloud and the camera frustums (see :func:`to_trimesh_scene`)."""
-    scene = to_trimesh_scene(rec, conf_threshold, conf_percentile, source, mask, camera_scale, max_points)
+    scene = to_trimesh_scene(rec, conf_threshold, conf_percentile, source, mask, camera_scale, max_points, selection)
     target = Path(path)
     atomic_write_bytes(target, scene.export(file_type="glb"))
     return target
@@ -340,9 +286,14 @@ def export_ply(
     source: PointSource | None = None,
     mask: np.ndarray | None = None,
     max_points: int | None = None,
+    selection: PointSelection | None = None,
 ) -> Path:
-    """Write the kept points as a binary little-endian PLY (float x y z, uchar red green blue)."""
-    selection = select_points(rec, conf_threshold, conf_percentile, source, mask, max_points)
+    """Write the kept points as a binary little-endian PLY (float x y z, uchar red green blue).
+
+    A precomputed ``selection`` replaces the filter arguments.
+    """
+    if selection is None:
+        selection = select_points(rec, conf_threshold, conf_percentile, source, mask, max_points)
     target = Path(path)
     atomic_write_bytes(target, _ply_bytes(selection.xyz, selection.rgb))
     return target
@@ -354,7 +305,7 @@ def export_ply(
 
 def export_npz(rec: Reconstruction, path: str | os.PathLike[str]) -> Path:
     """Write every array of ``rec`` with ``np.savez_compressed`` (keys in the module docstring)."""
-    _check_reconstruction(rec)
+    check_exportable(rec)
     arrays: dict[str, np.ndarray] = {key: np.asarray(getattr(rec, key)) for key in _REQUIRED_NPZ_KEYS if key != "names"}
     arrays["names"] = np.asarray(rec.names, dtype=np.str_)
     for key in _OPTIONAL_NPZ_KEYS:
@@ -399,177 +350,18 @@ def load_npz(path: str | os.PathLike[str]) -> Reconstruction:
 # COLMAP (pycolmap)
 
 
-def _import_pycolmap() -> ModuleType:
-    try:
-        import pycolmap
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "The COLMAP export needs pycolmap. Install it with: "
-            'pip install "vggt-py[colmap]" (or: pip install pycolmap)'
-        ) from err
-    if not hasattr(pycolmap.Reconstruction, "add_image_with_trivial_frame"):  # pragma: no cover
-        raise ImportError(
-            f"The COLMAP export needs a pycolmap with rigs and frames (4.x); found {pycolmap.__version__}. "
-            'Upgrade it with: pip install -U "vggt-py[colmap]" (or: pip install -U pycolmap)'
-        )
-    return pycolmap
 
 
-def _original_intrinsics(rec: Reconstruction) -> np.ndarray:
-    """[S, 3, 3] float64 intrinsics in original pixels (integer = pixel centre)."""
-    with np.errstate(invalid="ignore"):  # a degenerate (infinite) focal length is reported by the caller
-        return np.linalg.inv(rec.transforms.astype(np.float64)) @ rec.intrinsics.astype(np.float64)
 
 
-def _camera_params(model: str, fx: float, fy: float, cx: float, cy: float) -> list[float]:
-    """COLMAP parameters of ``model`` for a pinhole camera; COLMAP's principal point is ``+0.5``."""
-    cx, cy = cx + 0.5, cy + 0.5
-    f = 0.5 * (fx + fy)
-    return {
-        "PINHOLE": [fx, fy, cx, cy],
-        "SIMPLE_PINHOLE": [f, cx, cy],
-        "SIMPLE_RADIAL": [f, cx, cy, 0.0],
-        "RADIAL": [f, cx, cy, 0.0, 0.0],
-        "OPENCV": [fx, fy, cx, cy, 0.0, 0.0, 0.0, 0.0],
-    }[model]
 
 
-def _check_colmap_inputs(rec: Reconstruction, camera_model: str, shared_camera: bool, k_orig: np.ndarray) -> None:
-    if camera_model not in COLMAP_CAMERA_MODELS:
-        raise ValueError(f"camera_model must be one of {COLMAP_CAMERA_MODELS}, got {camera_model!r}")
-    if len(set(rec.names)) != len(rec.names):
-        duplicates = sorted({n for n in rec.names if rec.names.count(n) > 1})
-        raise ValueError(f"COLMAP needs unique image names; these appear more than once: {duplicates}")
-    focal = k_orig[:, [0, 1], [0, 1]]
-    bad = [i for i in range(len(rec)) if not (np.isfinite(k_orig[i]).all() and (focal[i] > 0).all())]
-    if bad:
-        raise ValueError(
-            f"frames {bad} have degenerate intrinsics (focal lengths {focal[bad[0]].tolist()}); "
-            "COLMAP needs finite, positive focal lengths"
-        )
-    bad_poses = [i for i in range(len(rec)) if not np.isfinite(rec.extrinsics[i]).all()]
-    if bad_poses:
-        raise ValueError(f"frames {bad_poses} have non-finite camera poses")
-    if shared_camera and len({tuple(size) for size in rec.original_sizes.tolist()}) > 1:
-        sizes = sorted({tuple(size) for size in rec.original_sizes.tolist()})
-        raise ValueError(f"shared_camera=True needs images of one size, got sizes {sizes}")
 
 
-def to_colmap(
-    rec: Reconstruction,
-    conf_threshold: float | None = None,
-    conf_percentile: float | None = None,
-    source: PointSource | None = None,
-    mask: np.ndarray | None = None,
-    max_points: int | None = 100_000,
-    camera_model: str = "PINHOLE",
-    shared_camera: bool = False,
-    seed: int = 0,
-) -> pycolmap.Reconstruction:
-    """A ``pycolmap.Reconstruction`` in the ORIGINAL images' pixel coordinates (COLMAP conventions).
-
-    * Cameras: ``camera_model`` with the predicted pinhole intrinsics mapped to original pixels and the
-      principal point shifted by +0.5 (COLMAP puts pixel centres at half-integers), size = original
-      size. One camera per image (ids 1..S), or one shared camera (mean intrinsics) with ``shared_camera``.
-    * Images: ids 1..S, names ``rec.names``, pose ``cam_from_world = rec.extrinsics`` (one trivial
-      rig and frame each, as COLMAP 3.12+ stores poses).
-    * Points: each kept pixel (:func:`select_points`) becomes a 3-D point with one observation, in its
-      source frame at the original pixel position of that model pixel, +0.5. With ``source="depth"`` the
-      point projects exactly onto its observation; point-head points need not.
-    """
-    _check_reconstruction(rec)
-    pycolmap = _import_pycolmap()
-    k_orig = _original_intrinsics(rec)
-    _check_colmap_inputs(rec, camera_model, shared_camera, k_orig)
-    selection = select_points(rec, conf_threshold, conf_percentile, source, mask, max_points, seed)
-    model = pycolmap.Reconstruction()
-    camera_ids = _add_cameras(pycolmap, model, rec, k_orig, camera_model, shared_camera)
-    inverse = np.linalg.inv(rec.transforms.astype(np.float64))  # model -> original pixels
-    for i in range(len(rec)):
-        in_frame = np.flatnonzero(selection.frames == i)
-        model_xy = selection.pixels[in_frame].astype(np.float64)
-        keypoints = model_xy @ inverse[i, :2, :2].T + inverse[i, :2, 2] + 0.5  # [m, 2] COLMAP pixels
-        image = pycolmap.Image(name=rec.names[i], keypoints=keypoints, camera_id=camera_ids[i], image_id=i + 1)
-        pose = pycolmap.Rigid3d(
-            pycolmap.Rotation3d(rec.extrinsics[i, :, :3].astype(np.float64)), rec.extrinsics[i, :, 3].astype(np.float64)
-        )
-        model.add_image_with_trivial_frame(image, pose)
-        for k, point in enumerate(in_frame):
-            track = pycolmap.Track()
-            track.add_element(i + 1, k)
-            model.add_point3D(selection.xyz[point].astype(np.float64), track, selection.rgb[point])
-    return model
 
 
-def _add_cameras(
-    pycolmap: ModuleType,
-    model: pycolmap.Reconstruction,
-    rec: Reconstruction,
-    k_orig: np.ndarray,
-    camera_model: str,
-    shared_camera: bool,
-) -> list[int]:
-    """Add the cameras (each with a trivial rig); returns the camera id of each frame."""
-    groups = [list(range(len(rec)))] if shared_camera else [[i] for i in range(len(rec))]
-    camera_ids = [0] * len(rec)
-    for camera_id, frames in enumerate(groups, start=1):
-        k = k_orig[frames].mean(axis=0)
-        width, height = (int(v) for v in rec.original_sizes[frames[0]])
-        camera = pycolmap.Camera(
-            model=camera_model,
-            width=width,
-            height=height,
-            params=_camera_params(camera_model, k[0, 0], k[1, 1], k[0, 2], k[1, 2]),
-            camera_id=camera_id,
-        )
-        model.add_camera_with_trivial_rig(camera)
-        for i in frames:
-            camera_ids[i] = camera_id
-    return camera_ids
 
 
-def _write_colmap_model(model: pycolmap.Reconstruction, folder: Path, binary: bool) -> None:
-    """Write into a temporary folder inside ``folder``, then move each file into place atomically.
-
-    Files of the other format with the same names (``cameras.txt`` when writing ``cameras.bin``...)
-    are removed, so a folder never holds two disagreeing models.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".colmap-", dir=folder))
-    try:
-        (model.write_binary if binary else model.write_text)(str(staging))
-        other = ".txt" if binary else ".bin"
-        for written in sorted(staging.iterdir()):
-            os.replace(written, folder / written.name)
-            (folder / written.with_suffix(other).name).unlink(missing_ok=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def export_colmap(
-    rec: Reconstruction,
-    folder: str | os.PathLike[str],
-    binary: bool = True,
-    conf_threshold: float | None = None,
-    conf_percentile: float | None = None,
-    source: PointSource | None = None,
-    mask: np.ndarray | None = None,
-    max_points: int | None = 100_000,
-    camera_model: str = "PINHOLE",
-    shared_camera: bool = False,
-    seed: int = 0,
-) -> Path:
-    """Write a COLMAP sparse model (``cameras``, ``images``, ``points3D``, plus ``rigs`` and ``frames``).
-
-    Binary (``.bin``) by default, text (``.txt``) with ``binary=False``. See :func:`to_colmap` for the
-    conventions. Needs pycolmap (``pip install "vggt-py[colmap]"``).
-    """
-    model = to_colmap(rec, conf_threshold, conf_percentile, source, mask, max_points, camera_model, shared_camera, seed)
-    target = Path(folder)
-    if target.exists() and not target.is_dir():
-        raise ValueError(f"COLMAP output must be a folder, but {target} is a file")
-    _write_colmap_model(model, target, binary)
-    return target
 
 
 # ---------------------------------------------------------------------------------------------
@@ -596,9 +388,10 @@ def export(
     """Write ``formats`` into ``out_dir`` (names in :data:`OUTPUT_NAMES`); returns ``{format: path}``.
 
     The point filters apply to every format; ``max_points`` bounds the GLB and PLY clouds,
-    ``colmap_max_points`` the COLMAP model.
+    ``colmap_max_points`` the COLMAP model. The filtered points are selected once per run and each
+    writer gets its subsample of that selection (the same points it would select itself).
     """
-    _check_reconstruction(rec)
+    check_exportable(rec)
     if isinstance(formats, str):
         formats = [formats]
     unknown = [f for f in formats if f not in FORMATS]
@@ -607,24 +400,27 @@ def export(
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"output must be a folder, but {out} is a file")
-    filters = {"conf_threshold": conf_threshold, "conf_percentile": conf_percentile, "source": source, "mask": mask}
+    formats = list(dict.fromkeys(formats))  # unique, in order
+    selected = None
+    if any(fmt in ("glb", "ply", "colmap") for fmt in formats):
+        selected = select_points(rec, conf_threshold, conf_percentile, source, mask)
+    cloud = None if selected is None else selected.subsample(max_points)  # GLB and PLY draw with seed 0
     written: dict[str, Path] = {}
-    for fmt in dict.fromkeys(formats):  # unique, in order
+    for fmt in formats:
         path = out / OUTPUT_NAMES[fmt]
         if fmt == "glb":
-            written[fmt] = export_glb(rec, path, **filters, camera_scale=camera_scale, max_points=max_points)
+            written[fmt] = export_glb(rec, path, source=source, camera_scale=camera_scale, selection=cloud)
         elif fmt == "ply":
-            written[fmt] = export_ply(rec, path, **filters, max_points=max_points)
+            written[fmt] = export_ply(rec, path, selection=cloud)
         elif fmt == "colmap":
+            assert selected is not None
             written[fmt] = export_colmap(
                 rec,
                 path,
                 binary=colmap_binary,
-                **filters,
-                max_points=colmap_max_points,
                 camera_model=camera_model,
                 shared_camera=shared_camera,
-                seed=seed,
+                selection=selected.subsample(colmap_max_points, seed),
             )
         else:
             written[fmt] = export_npz(rec, path)

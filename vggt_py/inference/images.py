@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from vggt_py.geometry.pixels import intrinsics_to_original, model_to_original, original_to_model
 from vggt_py.inference.video import (
     VideoReadError,
     is_video_path,
@@ -271,18 +272,6 @@ def preprocess_image(
 # Batches
 
 
-def _apply_affine(matrix: torch.Tensor, points: _PointsT) -> _PointsT:
-    """Apply a [3, 3] affine to points [..., 2]; returns the input's kind (numpy or torch)."""
-    if points.shape[-1:] != (2,):
-        raise ValueError(f"points must have shape [..., 2] (x, y), got {tuple(points.shape)}")
-    if isinstance(points, np.ndarray):
-        return _apply_affine(matrix, torch.from_numpy(points.astype(np.float64))).numpy()
-    dtype = points.dtype if points.is_floating_point() else torch.float64
-    m = matrix.to(device=points.device, dtype=torch.float64)
-    mapped = points.to(torch.float64) @ m[:2, :2].T + m[:2, 2]
-    return mapped.to(dtype)
-
-
 @dataclass(frozen=True, eq=False)
 class ImageBatch:
     """Preprocessed frames plus everything needed to map model pixels back to the original images.
@@ -317,11 +306,11 @@ class ImageBatch:
 
     def to_model(self, points: _PointsT, index: int) -> _PointsT:
         """Map original pixel coordinates [..., 2] (x, y) of frame ``index`` to model pixels."""
-        return _apply_affine(self.transforms[self._check_index(index)], points)
+        return original_to_model(self.transforms[self._check_index(index)], points)
 
     def to_original(self, points: _PointsT, index: int) -> _PointsT:
         """Map model pixel coordinates [..., 2] (x, y) of frame ``index`` to original pixels."""
-        return _apply_affine(torch.linalg.inv(self.transforms[self._check_index(index)]), points)
+        return model_to_original(self.transforms[self._check_index(index)], points)
 
     def valid_mask(self) -> torch.Tensor:
         """[S, H, W] bool, True on model pixels showing image content (False on padding)."""
@@ -338,8 +327,7 @@ class ImageBatch:
         """
         if intrinsics.shape[-3:] != (len(self), 3, 3):
             raise ValueError(f"intrinsics must have shape [..., {len(self)}, 3, 3], got {tuple(intrinsics.shape)}")
-        inverse = torch.linalg.inv(self.transforms).to(device=intrinsics.device, dtype=intrinsics.dtype)
-        return inverse @ intrinsics
+        return intrinsics_to_original(self.transforms, intrinsics)
 
     def load_original(self, index: int) -> np.ndarray:
         """The original frame ``index`` as uint8 [h, w, 3], read again from disk (same EXIF/mode handling)."""

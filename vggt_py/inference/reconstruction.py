@@ -14,38 +14,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from vggt_py.geometry.pixels import MIN_DEPTH, model_to_original, original_to_model, resample_to_original
+
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from vggt_py.inference.consistency import ConsistencyReport, ConsistencyThresholds
 
 __all__ = ["PointSource", "Reconstruction"]
 
 PointSource = Literal["depth", "head"]
-
-
-def _resample_bilinear(values: np.ndarray, transform: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Sample model-resolution ``values`` [H, W, ...] at every pixel of an original image (w, h).
-
-    Pixels whose model position falls outside the model image get NaN.
-    """
-    width, height = size
-    xs, ys = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
-    mx = transform[0, 0] * xs + transform[0, 1] * ys + transform[0, 2]
-    my = transform[1, 0] * xs + transform[1, 1] * ys + transform[1, 2]
-    rows, cols = values.shape[:2]
-    inside = (mx >= -0.5) & (mx <= cols - 0.5) & (my >= -0.5) & (my <= rows - 0.5)
-    mx = np.clip(mx, 0, cols - 1)
-    my = np.clip(my, 0, rows - 1)
-    x0 = np.minimum(np.floor(mx).astype(np.int64), cols - 2 if cols > 1 else 0)
-    y0 = np.minimum(np.floor(my).astype(np.int64), rows - 2 if rows > 1 else 0)
-    x1, y1 = np.minimum(x0 + 1, cols - 1), np.minimum(y0 + 1, rows - 1)
-    fx, fy = mx - x0, my - y0
-    if values.ndim == 3:
-        fx, fy = fx[..., None], fy[..., None]
-    top = values[y0, x0] * (1 - fx) + values[y0, x1] * fx
-    bottom = values[y1, x0] * (1 - fx) + values[y1, x1] * fx
-    out = (top * (1 - fy) + bottom * fy).astype(np.float32)
-    out[~inside] = np.nan
-    return out
 
 
 @dataclass
@@ -146,7 +122,7 @@ class Reconstruction:
         """
         conf = self.confidence(source)
         points = self.points(source)
-        mask = self.content_mask() & (self.depth > 1e-8) & np.isfinite(points).all(axis=-1)
+        mask = self.content_mask() & (self.depth > MIN_DEPTH) & np.isfinite(points).all(axis=-1)
         if conf_threshold is not None:
             mask &= conf >= conf_threshold
         if conf_percentile is not None:
@@ -178,28 +154,24 @@ class Reconstruction:
     def depth_original(self, index: int) -> np.ndarray:
         """Depth [h, w] at frame ``index``'s original resolution (bilinear; NaN outside the model's view)."""
         i = self._check_index(index)
-        return _resample_bilinear(self.depth[i], self.transforms[i], tuple(self.original_sizes[i]))
+        return resample_to_original(self.depth[i], self.transforms[i], tuple(self.original_sizes[i]))
 
     def points_original(self, index: int, source: PointSource | None = None) -> np.ndarray:
         """World points [h, w, 3] at frame ``index``'s original resolution."""
         i = self._check_index(index)
-        return _resample_bilinear(self.points(source)[i], self.transforms[i], tuple(self.original_sizes[i]))
+        return resample_to_original(self.points(source)[i], self.transforms[i], tuple(self.original_sizes[i]))
 
     def confidence_original(self, index: int, source: PointSource | None = None) -> np.ndarray:
         i = self._check_index(index)
-        return _resample_bilinear(self.confidence(source)[i], self.transforms[i], tuple(self.original_sizes[i]))
+        return resample_to_original(self.confidence(source)[i], self.transforms[i], tuple(self.original_sizes[i]))
 
     def to_original(self, xy: np.ndarray, index: int) -> np.ndarray:
         """Model pixel coordinates [..., 2] of frame ``index`` -> original pixel coordinates."""
-        inv = np.linalg.inv(self.transforms[self._check_index(index)])
-        xy = np.asarray(xy, dtype=np.float64)
-        return xy @ inv[:2, :2].T + inv[:2, 2]
+        return model_to_original(self.transforms[self._check_index(index)], np.asarray(xy, dtype=np.float64))
 
     def to_model(self, xy: np.ndarray, index: int) -> np.ndarray:
         """Original pixel coordinates [..., 2] of frame ``index`` -> model pixel coordinates."""
-        t = self.transforms[self._check_index(index)]
-        xy = np.asarray(xy, dtype=np.float64)
-        return xy @ t[:2, :2].T + t[:2, 2]
+        return original_to_model(self.transforms[self._check_index(index)], np.asarray(xy, dtype=np.float64))
 
     def tracks_original(self) -> np.ndarray:
         """Tracks [S, N, 2] in each frame's original pixel coordinates."""

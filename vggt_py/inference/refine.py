@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
@@ -38,25 +38,26 @@ import numpy as np
 import torch
 
 from vggt_py.geometry import rotation_angle, unproject_depth
-from vggt_py.inference.consistency import (
-    _INLIER_FLOOR,
-    ConsistencyThresholds,
+from vggt_py.geometry.pixels import bilinear_sample
+from vggt_py.inference.colmap_export import colmap_camera_params
+from vggt_py.inference.consistency_report import ConsistencyThresholds
+from vggt_py.inference.multiview import (
+    INLIER_FLOOR,
+    Scene,
     Tracks,
-    _align,
-    _aligned_head,
-    _bilinear,
-    _check_frames,
-    _frame_points,
-    _json_value,
-    _pnp_pose,
-    _point_map_tracks,
-    _prepare,
-    _project,
-    _Scene,
+    aligned_head,
+    check_frames,
+    fit_head_alignment,
+    frame_points,
     head_tracks,
     import_pycolmap,
+    pnp_pose,
+    prepare_scene,
+    project,
+    scene_point_map_tracks,
 )
 from vggt_py.inference.reconstruction import Reconstruction
+from vggt_py.inference.refine_report import FrameRefinement, RefineReport, RefineResult
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import pycolmap
@@ -68,73 +69,6 @@ TrackSource = Literal["auto", "point_map", "tracks"]
 Loss = Literal["trivial", "soft_l1", "cauchy", "huber"]
 _MAX_QUERY_FRAMES = 8
 _REPOSE_FRACTION = 0.5  # a frame keeping less than this fraction of its matches is re-posed by PnP
-
-
-@dataclass
-class FrameRefinement:
-    """What refinement did to one frame (``None``: not measured)."""
-
-    index: int
-    name: str
-    observations: int  # observations of this frame used by (or offered to) the adjustment
-    refined: bool
-    reason: str | None = None  # why the frame kept its feed-forward camera
-    reposed: bool = False  # its feed-forward camera was too far off: re-posed by PnP before the adjustment
-    reprojection_error_before: float | None = None  # mean pixels over its observations, before BA (after any re-posing)
-    reprojection_error_after: float | None = None
-    rotation_change_deg: float | None = None
-    center_change: float | None = None  # camera-centre shift / median scene depth
-    focal_before: tuple[float, float] | None = None  # (f_x, f_y) model pixels
-    focal_after: tuple[float, float] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {key: _json_value(value) for key, value in dataclasses.asdict(self).items()}
-        for key in ("focal_before", "focal_after"):
-            if out[key] is not None:
-                out[key] = [float(v) for v in out[key]]
-        return out
-
-
-@dataclass
-class RefineReport:
-    """Summary of a refinement; ``refined`` is False when the feed-forward result was kept."""
-
-    refined: bool
-    message: str
-    track_source: str
-    frames: list[FrameRefinement]
-    num_tracks: int = 0
-    num_observations: int = 0
-    reprojection_error_before: float | None = None  # mean pixels over all used observations, before BA
-    reprojection_error_after: float | None = None
-    scale: float | None = None  # rescaling applied so the refined points match the depth maps
-    solver: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def failed_frames(self) -> list[int]:
-        """Frames that kept their feed-forward camera."""
-        return [f.index for f in self.frames if not f.refined]
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict."""
-        out = {
-            key: _json_value(value)
-            for key, value in dataclasses.asdict(self).items()
-            if key not in ("frames", "solver")
-        }
-        out["failed_frames"] = self.failed_frames
-        out["solver"] = {key: _json_value(value) for key, value in self.solver.items()}
-        out["frames"] = [frame.to_dict() for frame in self.frames]
-        return out
-
-
-@dataclass(frozen=True)
-class RefineResult:
-    """The refined reconstruction, the adjusted pycolmap model (None when nothing ran) and the report."""
-
-    reconstruction: Reconstruction
-    colmap_model: pycolmap.Reconstruction | None
-    report: RefineReport
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,7 +118,7 @@ def _default_query_frames(num_frames: int) -> list[int]:
 
 def _build_tracks(
     rec: Reconstruction,
-    scene: _Scene,
+    scene: Scene,
     track_source: TrackSource,
     query_frames: list[int],
     points_per_frame: int,
@@ -198,11 +132,13 @@ def _build_tracks(
     names: list[str] = []
     if track_source in ("auto", "point_map") and scene.head is not None:
         rng = np.random.default_rng(seed)
-        similarity = _align(scene, rng, _INLIER_FLOOR * ConsistencyThresholds().point_error)
+        similarity = fit_head_alignment(scene, rng, INLIER_FLOOR * ConsistencyThresholds().point_error)
         if similarity is not None:
-            aligned = _aligned_head(scene, similarity)
+            aligned = aligned_head(scene, similarity)
             parts.append(
-                _point_map_tracks(scene, aligned, query_frames, None, points_per_frame, depth_tolerance, match_px, rng)
+                scene_point_map_tracks(
+                    scene, aligned, query_frames, None, points_per_frame, depth_tolerance, match_px, rng
+                )
             )
             names.append("point_map")
     if track_source in ("auto", "tracks"):
@@ -221,13 +157,13 @@ def _build_tracks(
     return None, track_source, why
 
 
-def _initial_points(scene: _Scene, tracks: Tracks, extrinsics: np.ndarray) -> np.ndarray:
+def _initial_points(scene: Scene, tracks: Tracks, extrinsics: np.ndarray) -> np.ndarray:
     """``[N, 3]``: the depth-derived world point at each track's query pixel (NaN where invalid)."""
     points = np.full((len(tracks), 3), np.nan)
     for frame in np.unique(tracks.query_frame):
         sel = np.flatnonzero(tracks.query_frame == frame)
         xy = tracks.xy[sel, frame]
-        points[sel] = _bilinear(_frame_points(scene, int(frame), extrinsics), np.nan_to_num(xy))
+        points[sel] = bilinear_sample(frame_points(scene, int(frame), extrinsics), np.nan_to_num(xy))
         points[sel[~np.isfinite(xy).all(-1)]] = np.nan
     return points
 
@@ -238,7 +174,7 @@ def _reprojection_errors(
     """``[N, S]`` pixel distances between each point's projection and its observation (inf behind)."""
     frames = intrinsics.shape[0]
     many = np.broadcast_to(points, (frames, *points.shape))
-    uv, z = _project(many, intrinsics, extrinsics)  # [S, N, 2], [S, N]
+    uv, z = project(many, intrinsics, extrinsics)  # [S, N, 2], [S, N]
     errors = np.linalg.norm(np.transpose(uv, (1, 0, 2)) - xy, axis=-1)
     return np.where((z.T > 0) & np.isfinite(errors), errors, np.inf)
 
@@ -265,17 +201,10 @@ def _select_observations(
 # pycolmap model and bundle adjustment
 
 
-def _camera_params(camera_model: str, intrinsics: np.ndarray) -> list[float]:
-    fx, fy, cx, cy = intrinsics[0, 0], intrinsics[1, 1], intrinsics[0, 2] + 0.5, intrinsics[1, 2] + 0.5
-    if camera_model == "SIMPLE_PINHOLE":
-        return [0.5 * (fx + fy), cx, cy]
-    return [fx, fy, cx, cy]
-
-
 def _build_model(
     pycolmap: ModuleType,
     rec: Reconstruction,
-    scene: _Scene,
+    scene: Scene,
     obs: _Observations,
     frames: list[int],
     setup: _Adjustment,
@@ -286,7 +215,7 @@ def _build_model(
     camera_of: dict[int, int] = {}
     groups = [frames] if setup.shared_camera else [[i] for i in frames]
     for camera_id, group in enumerate(groups, start=1):
-        params = _camera_params(setup.camera_model, scene.intrinsics[group].mean(axis=0))
+        params = colmap_camera_params(setup.camera_model, scene.intrinsics[group].mean(axis=0))
         camera = pycolmap.Camera(
             model=setup.camera_model, width=width, height=height, params=params, camera_id=camera_id
         )
@@ -383,7 +312,7 @@ def _read_model(
     return np.stack(poses), np.stack(intrinsics), points
 
 
-def _depth_scale(scene: _Scene, tracks: Tracks, points: np.ndarray, extrinsics: np.ndarray, usable: list[int]) -> float:
+def _depth_scale(scene: Scene, tracks: Tracks, points: np.ndarray, extrinsics: np.ndarray, usable: list[int]) -> float:
     """Median over tracks of (depth map at the query pixel) / (adjusted point's depth in the query camera).
 
     Only tracks started in an adjusted frame count (the others' query camera was not adjusted).
@@ -397,7 +326,7 @@ def _depth_scale(scene: _Scene, tracks: Tracks, points: np.ndarray, extrinsics: 
     z_map = np.full(len(tracks), np.nan)
     for frame in np.unique(frames):
         sel = np.flatnonzero(frames == frame)
-        z_map[sel] = _bilinear(scene.depth[frame][..., None].astype(np.float64), np.nan_to_num(xy[sel]))[:, 0]
+        z_map[sel] = bilinear_sample(scene.depth[frame][..., None].astype(np.float64), np.nan_to_num(xy[sel]))[:, 0]
     with np.errstate(invalid="ignore", divide="ignore"):
         ratios = z_map / z_refined
     ratios = ratios[np.isfinite(ratios) & (ratios > 0)]
@@ -479,11 +408,11 @@ def refine(
     if not (math.isfinite(loss_scale) and loss_scale > 0):
         raise ValueError(f"loss_scale: expected a positive number, got {loss_scale!r}")
     pycolmap = import_pycolmap()
-    scene = _prepare(rec)
+    scene = prepare_scene(rec)
     if query_frames is None:
         queries = _default_query_frames(scene.num_frames)
     else:
-        queries = _check_frames(query_frames, scene.num_frames)
+        queries = check_frames(query_frames, scene.num_frames)
     frames = [
         FrameRefinement(
             i, str(rec.names[i]), 0, False, focal_before=tuple(scene.intrinsics[i, [0, 1], [0, 1]].tolist())
@@ -509,7 +438,7 @@ def refine(
 
 
 def _initial_state(
-    scene: _Scene, tracks: Tracks, extrinsics: np.ndarray, max_error: float | None, min_inliers: int
+    scene: Scene, tracks: Tracks, extrinsics: np.ndarray, max_error: float | None, min_inliers: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[int]]:
     """Initial points, usable observations, errors, kept observations and left-out frames for ``extrinsics``."""
     points = _initial_points(scene, tracks, extrinsics)
@@ -521,7 +450,7 @@ def _initial_state(
 
 def _repose(
     pycolmap: ModuleType,
-    scene: _Scene,
+    scene: Scene,
     tracks: Tracks,
     points: np.ndarray,
     visible: np.ndarray,
@@ -534,7 +463,7 @@ def _repose(
     others = visible[:, frame] & (tracks.query_frame != frame)
     if np.count_nonzero(others) < max(min_inliers, 6):
         return None
-    pose, inliers = _pnp_pose(
+    pose, inliers = pnp_pose(
         pycolmap,
         tracks.xy[others, frame],
         points[others],
@@ -548,7 +477,7 @@ def _repose(
 
 def _observations(
     pycolmap: ModuleType,
-    scene: _Scene,
+    scene: Scene,
     tracks: Tracks,
     report: RefineReport,
     max_error: float | None,
@@ -595,7 +524,7 @@ def _observations(
 def _adjust(
     pycolmap: ModuleType,
     rec: Reconstruction,
-    scene: _Scene,
+    scene: Scene,
     obs: _Observations,
     usable: list[int],
     report: RefineReport,
@@ -642,7 +571,7 @@ def _adjust(
 
 def _fill_frames(
     report: RefineReport,
-    scene: _Scene,
+    scene: Scene,
     keep: np.ndarray,
     before: np.ndarray,
     after: np.ndarray,

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from vggt_py.data.datasets import AugmentConfig
+from vggt_py.data.augment import AugmentConfig
 from vggt_py.training.losses import LossConfig
 
 __all__ = [
@@ -107,7 +107,7 @@ class DataConfig:
         val_frames: frames per validation sample (square images of ``max_side``).
         val_batches: validation batches (None: one pass over the validation scenes).
         num_tracks: ground-truth tracks per sample (needed by the track loss; 0 = none).
-        covisibility, min_covisibility: frame selection (see :func:`~vggt_py.data.datasets.sample_frames`).
+        covisibility, min_covisibility: frame selection (see :func:`~vggt_py.data.sampling.sample_frames`).
         depth_percentile: drop depth above this per-frame percentile (None: keep all).
         augment: use the augmentations of ``augmentation`` for training.
         num_workers: DataLoader worker processes.
@@ -154,7 +154,7 @@ class DataConfig:
 
 @dataclass
 class OptimConfig:
-    """AdamW with linear warm-up and cosine decay (ARCHITECTURE §10.5).
+    """AdamW with linear warm-up and cosine decay (docs/architecture.md, "Optimiser and schedule").
 
     Attributes:
         lr: peak learning rate; min_lr: the start and end value.

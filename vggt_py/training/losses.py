@@ -1,4 +1,4 @@
-"""Training losses of VGGT (ARCHITECTURE §10.4): camera, depth, point map and tracks.
+"""Training losses of VGGT (docs/architecture.md, "Training losses"): camera, depth, point map and tracks.
 
 Axis letters: ``B`` scenes, ``S`` frames, ``H x W`` pixels, ``C`` channels, ``N`` tracks.
 
@@ -133,7 +133,9 @@ def _scene_mean(values: torch.Tensor, valid: torch.Tensor, anchor: torch.Tensor)
 
 
 def quantile_filtered_mean(values: torch.Tensor, valid_range: float, min_count: int = 1000) -> torch.Tensor:
-    """Mean of ``values`` [M] after dropping the largest ``1 - valid_range`` of them (ARCHITECTURE §10.4).
+    """Mean of ``values`` [M] after dropping the largest ``1 - valid_range`` of them.
+
+    See docs/architecture.md, "Training losses".
 
     Only applies with more than ``min_count`` values: they are clamped to <= 100, the threshold is the
     ``k``-th smallest with ``k = round(valid_range (M - 1)) + 1`` (half to even), and values strictly
@@ -249,7 +251,9 @@ def gradient_loss(
     alpha: float = 0.2,
     scales: int = 4,
 ) -> torch.Tensor:
-    """Multi-scale gradient matching of ``pred - gt`` (ARCHITECTURE §10.4), averaged over ``scales``.
+    """Multi-scale gradient matching of ``pred - gt``, averaged over ``scales``.
+
+    See docs/architecture.md, "Training losses".
 
     At scale ``s`` the maps are subsampled with stride ``2^s``; with ``d = mask (pred - gt)``, the
     absolute differences of ``d`` between horizontally and vertically adjacent valid pixels (each

@@ -34,13 +34,10 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from vggt_py.config import VGGTConfig
-from vggt_py.data.datasets import (
-    AugmentConfig,
-    DynamicBatchSampler,
-    MultiViewDataset,
-    SceneCollection,
-    batch_image_size,
-)
+from vggt_py.data.augment import AugmentConfig
+from vggt_py.data.collection import SceneCollection
+from vggt_py.data.datasets import MultiViewDataset
+from vggt_py.data.sampling import DynamicBatchSampler, batch_image_size
 from vggt_py.data.synthetic import SceneConfig
 from vggt_py.geometry import pose_encoding_to_extri_intri
 from vggt_py.model import VGGT
