@@ -16,6 +16,7 @@ import torch.distributed as dist
 from safetensors.torch import save_file
 
 from parallel_cases import build_inputs, build_model
+from vggt_py.outputs import VGGTOutput
 from vggt_py.parallel import forward_distributed
 
 
@@ -38,6 +39,7 @@ def main() -> int:
             except ValueError as err:
                 (out_dir / f"{name}_rank{rank}.err").write_text(str(err))
                 continue
+            assert isinstance(out, VGGTOutput), type(out)
             flat = {k: v for k, v in out.items() if isinstance(v, torch.Tensor)}
             flat["pose_enc_list"] = torch.stack(out["pose_enc_list"])
             save_file({k: v.contiguous() for k, v in flat.items()}, str(out_dir / f"{name}_rank{rank}.safetensors"))
