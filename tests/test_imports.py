@@ -15,7 +15,6 @@ PACKAGE = "vggt_py"
 ROOT = Path(__file__).resolve().parents[1] / PACKAGE
 
 # 11c's circle, handled by the data part of issue #11.
-_PENDING = {frozenset({"vggt_py.data.colmap_scenes", "vggt_py.data.datasets"})}
 
 
 def _module_name(path: Path, root: Path) -> str:
@@ -110,13 +109,7 @@ def test_graph_sees_function_level_imports(tmp_path: Path) -> None:
 
 def test_no_import_cycles() -> None:
     found = cycles(import_graph())
-    assert [sorted(c) for c in found if c not in _PENDING] == []
-
-
-@pytest.mark.xfail(strict=False, reason="until #11 data part lands")
-def test_no_data_cycle() -> None:
-    found = cycles(import_graph())
-    assert not any(c in _PENDING for c in found)
+    assert [sorted(c) for c in found] == []
 
 
 # 11a's CLI move removes this one (demo's CLI part leaves inference/).
