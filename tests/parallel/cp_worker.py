@@ -15,7 +15,7 @@ import torch
 import torch.distributed as dist
 from safetensors.torch import save_file
 
-from parallel_cases import build_inputs, build_model
+from parallel_cases import build_inputs, build_model, run_reconstruct
 from vggt_py.outputs import VGGTOutput
 from vggt_py.parallel import forward_distributed
 
@@ -31,8 +31,15 @@ def main() -> int:
     try:
         for case in plan:
             model = build_model(case, rank)
-            images, queries = build_inputs(case)
             name = case["name"]
+            if case.get("reconstruct"):  # through the inference API: rank 0 returns the whole result
+                arrays = run_reconstruct(case, model, distributed=True)
+                if arrays is None:
+                    (out_dir / f"{name}_rank{rank}.none").write_text("")
+                else:
+                    save_file(arrays, str(out_dir / f"{name}_rank{rank}.safetensors"))
+                continue
+            images, queries = build_inputs(case)
             try:
                 with torch.inference_mode():
                     out = forward_distributed(model, images, queries, counts=case.get("counts"), gather=case["gather"])

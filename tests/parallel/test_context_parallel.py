@@ -17,7 +17,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from parallel_cases import build_inputs, build_model
+from parallel_cases import build_inputs, build_model, run_reconstruct
 from helpers import REPO_ROOT
 from vggt_py.parallel import FrameShard, split_frames
 
@@ -95,8 +95,24 @@ def test_split_frames() -> None:
         FrameShard(counts=(3, 0), rank=0)
 
 
+def _photos(folder: Path, count: int) -> list[str]:
+    import numpy as np
+    from PIL import Image
+
+    folder.mkdir(parents=True)
+    paths = []
+    for i in range(count):
+        pixels = np.random.default_rng(i).integers(0, 256, (60 + 4 * i, 80, 3), dtype=np.uint8)
+        paths.append(str(folder / f"photo_{i}.png"))
+        Image.fromarray(pixels).save(paths[-1])
+    return paths
+
+
 def test_two_ranks_match_one_process(tmp_path: Path) -> None:
+    recon = {"name": "reconstruct", "reconstruct": True, "img_size": 56, "photos": _photos(tmp_path / "photos", 3),
+             "query_points": [[10.0, 12.0], [50.0, 30.0]]}
     plan = [
+        recon,
         {"name": "even", "frames": 4, "gather": "all", "queries": True},
         {"name": "uneven", "frames": 5, "gather": "all", "queries": True, "seed": 3},
         {"name": "frame0_only", "frames": 4, "counts": [1, 3], "gather": "first", "queries": True, "seed": 4},
@@ -104,8 +120,16 @@ def test_two_ranks_match_one_process(tmp_path: Path) -> None:
         {"name": "other_config", "frames": 3, "gather": "all", "mismatch_rank": 1, "mismatch": "config"},
     ]
     out_dir = run_group(2, plan, tmp_path)
-    for case in plan[:4]:
+    for case in plan[1:5]:
         check_equal(case, out_dir, 2)
+    want = run_reconstruct(recon, build_model(recon, rank=0), distributed=False)
+    got = load_file(str(out_dir / "reconstruct_rank0.safetensors"))  # rank 0: the whole Reconstruction
+    assert (out_dir / "reconstruct_rank1.none").is_file()  # rank 1 returned None
+    assert sorted(got) == sorted(want) and "tracks" in got
+    for key, value in want.items():
+        assert got[key].shape == value.shape, key
+        diff = (got[key].double() - value.double()).abs().max().item()
+        assert diff <= TOLERANCE * max(1.0, value.double().abs().max().item()), f"reconstruct {key}: {diff:.3g}"
     for rank in range(2):  # every rank raises the same clear error
         message = (out_dir / f"other_config_rank{rank}.err").read_text()
         assert "disagree" in message and "rank 1 has config" in message, message
