@@ -21,26 +21,25 @@ def test_launched_by_torchrun(monkeypatch: pytest.MonkeyPatch) -> None:
         launched_by_torchrun()
 
 
-def test_init_from_env_errors(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert not dist.is_initialized()
-    monkeypatch.delenv("RANK", raising=False)
-    with pytest.raises(ValueError, match="RANK is not set: start the processes with `torchrun"):
-        init_from_env("gloo")
-    with pytest.raises(ValueError, match="backend must be one of \\['gloo', 'nccl'\\], got 'mpi'"):
-        init_from_env("mpi")
+def test_init_from_env_without_torchrun_is_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    context = init_from_env("cpu")
+    assert (context.rank, context.world_size, context.device) == (0, 1, torch.device("cpu"))
+    assert not context.distributed and not dist.is_initialized()
 
 
 def test_init_from_env_joins_a_gloo_group(monkeypatch: pytest.MonkeyPatch) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    for name, value in {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
-                        "MASTER_PORT": str(port)}.items():
+    # a group joined before (as a launcher script or a test harness does) is reused
+    for name, value in {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}.items():
         monkeypatch.setenv(name, value)
-    info = init_from_env(device="cpu")
+    dist.init_process_group("gloo", rank=0, world_size=1)
     try:
-        assert (info.rank, info.world_size, info.backend, info.device) == (0, 1, "gloo", torch.device("cpu"))
-        assert info.is_first and dist.is_initialized()
-        assert init_from_env() == info  # already joined: the same group
+        context = init_from_env("cpu")
+        assert (context.rank, context.world_size, context.device) == (0, 1, torch.device("cpu"))
+        assert context.is_main and not context.owns_group  # an existing group is reused, not owned
     finally:
         dist.destroy_process_group()

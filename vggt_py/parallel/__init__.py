@@ -6,12 +6,12 @@ describes one process's frames and is what :meth:`vggt_py.VGGT.forward` takes as
 """
 
 from vggt_py.parallel.inference import check_setup, forward_distributed, gather_outputs, make_shard
-from vggt_py.parallel.launch import LaunchInfo, init_from_env, launched_by_torchrun
+from vggt_py.parallel.launch import DistributedContext, init_from_env, launched_by_torchrun
 from vggt_py.parallel.shard import FrameShard, split_frames
 
 __all__ = [
+    "DistributedContext",
     "FrameShard",
-    "LaunchInfo",
     "check_setup",
     "forward_distributed",
     "gather_outputs",
