@@ -36,6 +36,7 @@ import torch
 
 from vggt_py.cli import CLIError
 from vggt_py.config import VGGTConfig
+from vggt_py.layers.block import MLP_TOKEN_CHUNK
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from rich.console import Console
@@ -104,15 +105,22 @@ def estimate_memory(
     frames_chunk_size: int | None = 8,
     num_params: int | None = None,
     tracking: bool = False,
+    weight_dtype: torch.dtype = torch.float32,
+    ranks: int = 1,
 ) -> MemoryEstimate:
     """Peak memory (bytes) of reconstructing ``frames`` frames of ``height x width`` model pixels.
 
     ``num_params`` defaults to the parameter count of ``config`` (built on the meta device). With
     ``tracking`` the track head's feature maps are added (its correlation volumes, which grow with the
-    number of query points, are not).
+    number of query points, are not). ``weight_dtype`` is the storage dtype of the weights (bf16:
+    2 bytes each, no autocast copies). ``ranks`` > 1: the peak of one process of a context-parallel
+    run (``vggt_py.parallel``), which holds its share of the frames plus every frame's keys and
+    values of one global block.
     """
     if frames < 0:
         raise ValueError(f"frames must be >= 0, got {frames}")
+    if ranks < 1:
+        raise ValueError(f"ranks must be >= 1, got {ranks}")
     patch = config.patch_size
     if height <= 0 or width <= 0 or height % patch or width % patch:
         raise ValueError(f"height and width must be positive multiples of the patch size {patch}, got {height}x{width}")
@@ -120,16 +128,17 @@ def estimate_memory(
         raise ValueError(f"frames_chunk_size must be None or >= 1, got {frames_chunk_size}")
     c = _dtype_bytes(compute_dtype)
     params = _count_parameters(config) if num_params is None else num_params
-    weights = params * (4 + c if c < 4 else 4)
+    if _dtype_bytes(weight_dtype) < 4:
+        weights = params * _dtype_bytes(weight_dtype)
+    else:
+        weights = params * (4 + c if c < 4 else 4)
 
     pixels = height * width
     tokens = config.patch_start_idx + (height // patch) * (width // patch)
     dim = config.embed_dim
-    kept = len(config.layers_needed()) * tokens * 2 * dim * 4
+    kept = len(config.layers_needed()) * tokens * 2 * dim * c  # stored in the compute dtype
     images = 2 * 3 * pixels * 4
-    mlp_ratio = config.aggregator.mlp_ratio
-    block_work = tokens * dim * max(24 + 5 * c, 8 + int((2 * mlp_ratio + 1) * c))
-    aggregator = images + kept + tokens * dim * 4 + block_work
+    aggregator = images + kept + tokens * dim * 4 + tokens * dim * (24 + 5 * c)
     heads = images + kept + 36 * pixels
 
     dense = 0
@@ -140,8 +149,14 @@ def estimate_memory(
             dense = max(dense, 4 * pixels * full_res + int(4 * (8 / patch) ** 2 * pixels * features))
     if tracking and config.track_head.enabled:
         heads += int(4 * config.track_head.features * pixels / 4 * 4 / 3)  # H/2 x W/2 maps and their pyramid
-    chunk = frames if frames_chunk_size is None else min(frames, frames_chunk_size)
-    total = weights + _RUNTIME_OVERHEAD + max(frames * aggregator, frames * heads + chunk * dense)
+    local = -(-frames // ranks)  # the largest share of the frames
+    # the MLP half of a block runs on slices of at most MLP_TOKEN_CHUNK tokens
+    mlp_tokens = min(local * tokens, MLP_TOKEN_CHUNK)
+    mlp = mlp_tokens * dim * (12 + int((config.aggregator.mlp_ratio + 1) * c))
+    gathered = 2 * frames * tokens * dim * c if ranks > 1 else 0  # one global block's keys and values
+    chunk = local if frames_chunk_size is None else min(local, frames_chunk_size)
+    trunk = local * aggregator + mlp + gathered
+    total = weights + _RUNTIME_OVERHEAD + max(trunk, local * heads + chunk * dense)
     return MemoryEstimate(weights, aggregator, heads, dense, chunk, total)
 
 
@@ -155,8 +170,13 @@ def frames_that_fit(
     frames_chunk_size: int | None = 8,
     num_params: int | None = None,
     tracking: bool = False,
+    weight_dtype: torch.dtype = torch.float32,
+    ranks: int = 1,
 ) -> int:
-    """Largest frame count whose :func:`estimate_memory` stays within 90 % of ``available`` bytes (0 if none)."""
+    """Largest frame count whose :func:`estimate_memory` stays within 90 % of ``available`` bytes (0 if none).
+
+    With ``ranks`` > 1, ``available`` is one process's memory and the count is for the whole scene.
+    """
     params = _count_parameters(config) if num_params is None else num_params
     budget = _MEMORY_MARGIN * available
 
@@ -170,6 +190,8 @@ def frames_that_fit(
             frames_chunk_size=frames_chunk_size,
             num_params=params,
             tracking=tracking,
+            weight_dtype=weight_dtype,
+            ranks=ranks,
         )
         return estimate.total <= budget
 
