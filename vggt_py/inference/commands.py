@@ -2,22 +2,25 @@
 
 Memory model (:func:`estimate_memory`), for ``S`` frames of ``H x W`` pixels, patch size ``p``,
 ``P = 1 + registers + (H/p)(W/p)`` tokens per frame of width ``C``, ``L`` aggregator layers kept for
-the heads, ``c`` bytes per value of the compute dtype (4 fp32, 2 bf16/fp16) and ``f = 4`` (fp32)::
+the heads, ``c`` bytes per value of the compute dtype (4 fp32, 2 bf16/fp16)::
 
-    weights     = params * (4 + c if c < 4 else 4)            # fp32 weights + autocast copies
-    agg/frame   = images 24HW + kept L*P*2C*f + stream P*C*f + block work P*C*w
-    head/frame  = images 24HW + kept L*P*2C*f + outputs 36HW   # depth, points, confidences, unprojection
-    dense/frame = f*HW*(F/2 + 64 + out) + f*(8/p)^2*HW*F       # one DPT head pass at feature width F
-    total(S)    = weights + runtime + max(S*agg, S*head + min(S, chunk)*dense)
+    weights     = params * 2 (bf16/fp16 storage), else params * (4 + c if c < 4 else 4)  # + autocast copies
+    agg/frame   = images 24HW + kept L*P*2C*c + stream P*C*4 + attention work P*C*(24 + 5c)
+    mlp         = min(S*P, T) * C * (12 + (mlp_ratio + 1)*c)    # the MLP runs on slices of T tokens
+    head/frame  = images 24HW + kept L*P*2C*c + outputs 36HW   # depth, points, confidences, unprojection
+    dense/frame = 4*HW*(F/2 + 64 + out) + 4*(8/p)^2*HW*F       # one DPT head pass at feature width F
+    total(S)    = weights + runtime + max(S*agg + mlp, S*head + min(S, chunk)*dense)
 
-with ``w = max(attention 24 + 5c, MLP 8 + (2*mlp_ratio + 1)*c)`` bytes per token channel for the live
-tensors of one transformer block, ``chunk`` the dense heads' ``frames_chunk_size`` and ``runtime`` a
-fixed 256 MiB of allocator caches and kernel workspaces. Attention kernels are assumed
-memory-efficient (no S*P x S*P matrix), as PyTorch's fused SDPA is on CUDA and CPU.
-:func:`frames_that_fit` keeps a further 10 % margin.
+with ``T = MLP_TOKEN_CHUNK`` (``vggt_py.layers.block``), ``chunk`` the dense heads'
+``frames_chunk_size`` and ``runtime`` a fixed 256 MiB of allocator caches and kernel workspaces.
+Kept layers are stored in the compute dtype (autocast's, or bf16 weights'). Attention kernels are
+assumed memory-efficient (no S*P x S*P matrix), as PyTorch's fused SDPA is on CUDA and CPU. For one
+of ``R`` context-parallel processes, ``S`` is its largest share ``ceil(S/R)`` and the trunk adds one
+global block's keys and values of every frame, ``2*S*P*C*c``. :func:`frames_that_fit` keeps a
+further 10 % margin.
 
-Check on CPU (VGGT-1B architecture, fp32, 518x392, peak RSS above the loaded weights): 1 frame
-0.44 GiB measured vs 0.50 GiB estimated, 3 frames 0.87 GiB vs 1.01 GiB. Not yet checked on a GPU.
+Check on CPU: see ``benchmarks/memory_breakdown.py`` (VGGT-1B architecture, 518x392, peak RSS above
+the loaded weights); not yet checked on a GPU.
 """
 
 from __future__ import annotations
