@@ -379,6 +379,7 @@ def _out_of_memory_message(
         compute_dtype=compute_dtype,
         frames_chunk_size=chunk,
         num_params=sum(p.numel() for p in model.parameters()),
+        weight_dtype=model.weight_dtype,
     )
     frames, gib = len(batch), free / 2**30
     if fit == 0:
