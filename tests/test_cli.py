@@ -241,7 +241,7 @@ def test_memory_model_known_values() -> None:
     fp32 = estimate_memory(config, 1, num_params=1000)
     assert fp32.weights == 4000
     assert estimate_memory(config, 1, num_params=1000, compute_dtype=torch.bfloat16).weights == 6000
-    assert fp32.heads_per_frame == 2 * 3 * pixels * 4 + 4 * 1041 * 2048 * 4 + 36 * pixels
+    assert fp32.heads_per_frame == 2 * 3 * pixels * 4 + 4 * 1041 * 2048 * 4 + 3 * 1041 * 1024 * 4 + 36 * pixels
     assert fp32.chunk_frames == 1
     assert estimate_memory(config, 20, num_params=1000, frames_chunk_size=8).chunk_frames == 8
     assert estimate_memory(config, 20, num_params=1000, frames_chunk_size=None).chunk_frames == 20

@@ -5,11 +5,12 @@ Memory model (:func:`estimate_memory`), for ``S`` frames of ``H x W`` pixels, pa
 the heads, ``c`` bytes per value of the compute dtype (4 fp32, 2 bf16/fp16)::
 
     weights     = params * 2 (bf16/fp16 storage), else params * (4 + c if c < 4 else 4)  # + autocast copies
-    agg/frame   = images 24HW + kept L*P*2C*c + stream P*C*4 + attention work P*C*(24 + 5c)
-    mlp         = min(S*P, T) * C * (12 + (mlp_ratio + 1)*c)    # the MLP runs on slices of T tokens
-    head/frame  = images 24HW + kept L*P*2C*c + outputs 36HW   # depth, points, confidences, unprojection
-    dense/frame = 4*HW*(F/2 + 64 + out) + 4*(8/p)^2*HW*F       # one DPT head pass at feature width F
-    total(S)    = weights + runtime + max(S*agg + mlp, S*head + min(S, chunk)*dense)
+    base/frame  = images 24HW + kept L*P*2C*c + streams 3*P*C*4
+    attn/frame  = P*C*(8 + 3c)                                 # one block's live attention tensors
+    mlp         = min(S*P, T) * C * (4 + mlp_ratio*c)          # the MLP runs on slices of T tokens
+    head/frame  = base + outputs 36HW                          # depth, points, confidences, unprojection
+    dense/frame = 4*HW*(F/2 + 64 + out) + 6*(8/p)^2*HW*F       # one DPT head pass at feature width F
+    total(S)    = weights + runtime + max(S*base + max(S*attn, mlp), S*head + min(S, chunk)*dense)
 
 with ``T = MLP_TOKEN_CHUNK`` (``vggt_py.layers.block``), ``chunk`` the dense heads'
 ``frames_chunk_size`` and ``runtime`` a fixed 256 MiB of allocator caches and kernel workspaces.
@@ -19,8 +20,9 @@ of ``R`` context-parallel processes, ``S`` is its largest share ``ceil(S/R)`` an
 global block's keys and values of every frame, ``2*S*P*C*c``. :func:`frames_that_fit` keeps a
 further 10 % margin.
 
-Check on CPU: see ``benchmarks/memory_breakdown.py`` (VGGT-1B architecture, 518x392, peak RSS above
-the loaded weights); not yet checked on a GPU.
+Calibrated on CPU with ``benchmarks/memory_breakdown.py`` (VGGT-1B architecture, 518x392, fp32,
+4 frames, dense-head chunk 1, peak RSS above the loaded weights): measured 458 MiB (trunk 293, dense
+heads 458), estimated 474 MiB. Not yet checked on a GPU.
 """
 
 from __future__ import annotations
@@ -140,25 +142,25 @@ def estimate_memory(
     tokens = config.patch_start_idx + (height // patch) * (width // patch)
     dim = config.embed_dim
     kept = len(config.layers_needed()) * tokens * 2 * dim * c  # stored in the compute dtype
-    images = 2 * 3 * pixels * 4
-    aggregator = images + kept + tokens * dim * 4 + tokens * dim * (24 + 5 * c)
-    heads = images + kept + 36 * pixels
+    base = 2 * 3 * pixels * 4 + kept + 3 * tokens * dim * 4  # images, kept layers, residual streams
+    attention = tokens * dim * (8 + 3 * c)  # one block's live attention tensors, per frame
+    aggregator = base + attention
+    heads = base + 36 * pixels
 
     dense = 0
     for head in (config.depth_head, config.point_head):
         if head.enabled:
             features = head.features
             full_res = features // 2 + 2 * _DPT_HIDDEN + 4
-            dense = max(dense, 4 * pixels * full_res + int(4 * (8 / patch) ** 2 * pixels * features))
+            dense = max(dense, 4 * pixels * full_res + int(6 * (8 / patch) ** 2 * pixels * features))
     if tracking and config.track_head.enabled:
         heads += int(4 * config.track_head.features * pixels / 4 * 4 / 3)  # H/2 x W/2 maps and their pyramid
     local = -(-frames // ranks)  # the largest share of the frames
-    # the MLP half of a block runs on slices of at most MLP_TOKEN_CHUNK tokens
-    mlp_tokens = min(local * tokens, MLP_TOKEN_CHUNK)
-    mlp = mlp_tokens * dim * (12 + int((config.aggregator.mlp_ratio + 1) * c))
+    # the MLP half of a block runs on slices of at most MLP_TOKEN_CHUNK tokens, after the attention half
+    mlp = min(local * tokens, MLP_TOKEN_CHUNK) * dim * (4 + int(config.aggregator.mlp_ratio * c))
     gathered = 2 * frames * tokens * dim * c if ranks > 1 else 0  # one global block's keys and values
     chunk = local if frames_chunk_size is None else min(local, frames_chunk_size)
-    trunk = local * aggregator + mlp + gathered
+    trunk = local * base + max(local * attention + gathered, mlp)
     total = weights + _RUNTIME_OVERHEAD + max(trunk, local * heads + chunk * dense)
     return MemoryEstimate(weights, aggregator, heads, dense, chunk, total)
 
