@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vggt_py import VGGTConfig
-from vggt_py.inference.commands import INFO_HEIGHT, INFO_WIDTH, estimate_memory, frames_that_fit
+from vggt_py.inference.memory import INFO_HEIGHT, INFO_WIDTH, estimate_memory, frames_that_fit
 from vggt_py.layers.block import MLP_TOKEN_CHUNK
 
 CONFIG = VGGTConfig()  # VGGT-1B: P = 5 + 37 * 28 = 1041 tokens, 4 layers kept (4, 11, 17, 23)
@@ -37,11 +37,11 @@ def test_mlp_slice_is_bounded_so_growth_per_frame_is_constant() -> None:
 
 
 def test_ranks_hold_their_share_plus_the_gathered_keys_and_values() -> None:
-    one = estimate_memory(CONFIG, 64, num_params=PARAMS, frames_chunk_size=1)
-    four = estimate_memory(CONFIG, 64, num_params=PARAMS, frames_chunk_size=1, ranks=4)
-    share = estimate_memory(CONFIG, 16, num_params=PARAMS, frames_chunk_size=1)  # the trunk is the peak
+    one = estimate_memory(CONFIG, 256, num_params=PARAMS, frames_chunk_size=1)
+    four = estimate_memory(CONFIG, 256, num_params=PARAMS, frames_chunk_size=1, ranks=4)
+    share = estimate_memory(CONFIG, 64, num_params=PARAMS, frames_chunk_size=1)  # the trunk is the peak
     assert share.total < four.total < one.total
-    assert four.total - share.total == 2 * 64 * TOKENS * 1024 * 4  # every frame's K and V of one block
+    assert four.total - share.total == 2 * 256 * TOKENS * 1024 * 4  # every frame's K and V of one block
     three = estimate_memory(CONFIG, 7, num_params=PARAMS, ranks=3)  # uneven: the largest share is 3
     assert three.chunk_frames == min(3, 8)
     available = 40 * 2**30
