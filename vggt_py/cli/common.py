@@ -225,8 +225,12 @@ def infer(
     args: argparse.Namespace,
     query_points: np.ndarray | None = None,
     point_source: str = "depth",
-) -> Reconstruction:
-    """:func:`~vggt_py.inference.api.reconstruct` with ``--dtype``/``--chunk``; running out of memory says what to try."""
+    distributed: bool = False,
+) -> Reconstruction | None:
+    """:func:`~vggt_py.inference.api.reconstruct` with ``--dtype``/``--chunk``; running out of memory says what to try.
+
+    ``distributed``: the frames split across the process group (``torchrun``); ``None`` on ranks other than 0.
+    """
     from vggt_py.inference.api import autocast_dtype, reconstruct
 
     try:
@@ -239,6 +243,7 @@ def infer(
             device=device,
             dtype=args.dtype,
             frames_chunk_size=args.chunk,
+            distributed=distributed,
         )
     except (torch.OutOfMemoryError, RuntimeError) as err:
         if not is_out_of_memory(err):
