@@ -6,6 +6,11 @@ Axis letters used throughout: ``B`` scenes, ``S`` frames per scene, ``N`` query 
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
 import torch
 from torch import nn
 
@@ -17,7 +22,87 @@ from vggt_py.heads.track_head import TrackHead
 from vggt_py.hub import PretrainedMixin
 from vggt_py.outputs import VGGTOutput
 
-__all__ = ["VGGT", "VGGTOutput"]
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from vggt_py.parallel.shard import FrameShard
+
+__all__ = ["VGGT", "VGGTOutput", "fp32_compute"]
+
+_LOW_PRECISION = (torch.bfloat16, torch.float16)
+_WEIGHT_DTYPES = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16,
+                  "fp32": torch.float32, "float32": torch.float32}
+
+
+def _parse_weight_dtype(dtype: torch.dtype | str) -> torch.dtype:
+    if isinstance(dtype, str):
+        if dtype not in _WEIGHT_DTYPES:
+            raise ValueError(f"unknown weight dtype {dtype!r}; expected one of {sorted(_WEIGHT_DTYPES)}")
+        return _WEIGHT_DTYPES[dtype]
+    if dtype not in (torch.bfloat16, torch.float16, torch.float32, torch.float64):
+        raise ValueError(f"weights can be stored in bf16, fp16, fp32 or fp64, got {dtype}")
+    return dtype
+
+
+def _trunk_autocast(model: "VGGT", device: str) -> contextlib.AbstractContextManager:
+    """Weights stored in bf16/fp16 run the trunk under autocast to that dtype (unless the caller's is on)."""
+    dtype = model.weight_dtype
+    if dtype in _LOW_PRECISION and not torch.is_autocast_enabled(device):
+        return torch.autocast(device_type=device, dtype=dtype)
+    return contextlib.nullcontext()
+
+
+def _weight_units(module: nn.Module) -> Iterator[tuple[nn.Module, list[tuple[nn.Module, str]]]]:
+    """Modules that read their own parameters when called, with those parameters' (owner, name).
+
+    ``nn.MultiheadAttention`` also reads its ``out_proj`` parameters without calling it.
+    """
+    inside_mha: set[int] = set()
+    for sub in module.modules():
+        if id(sub) in inside_mha:
+            continue
+        if isinstance(sub, nn.MultiheadAttention):
+            owned = [(owner, name) for owner in sub.modules() for name, _ in owner.named_parameters(recurse=False)]
+            inside_mha.update(id(m) for m in sub.modules())
+        else:
+            owned = [(sub, name) for name, _ in sub.named_parameters(recurse=False)]
+        if owned:
+            yield sub, owned
+
+
+@contextlib.contextmanager
+def fp32_compute(module: nn.Module) -> Iterator[None]:
+    """Run ``module`` in float32 although its weights are stored in bf16/fp16.
+
+    Each module's weights are upcast just before it runs and dropped right after, so at most one
+    layer's float32 copy exists at a time. A no-op for float32 (or float64) weights.
+    """
+    handles = []
+    stashed: dict[tuple[int, str], tuple[nn.Module, str, torch.Tensor]] = {}
+
+    def upcast(unit_params: list[tuple[nn.Module, str]]) -> None:
+        for owner, name in unit_params:
+            param = owner._parameters[name]
+            if param is not None and param.dtype in _LOW_PRECISION:
+                stashed[(id(owner), name)] = (owner, name, param)
+                owner._parameters[name] = param.float()
+
+    def restore(unit_params: list[tuple[nn.Module, str]]) -> None:
+        for owner, name in unit_params:
+            entry = stashed.pop((id(owner), name), None)
+            if entry is not None:
+                owner._parameters[name] = entry[2]
+
+    if any(p.dtype in _LOW_PRECISION for p in module.parameters()):
+        for unit, params in _weight_units(module):
+            handles.append(unit.register_forward_pre_hook(lambda m, a, p=params: upcast(p)))
+            handles.append(unit.register_forward_hook(lambda m, a, o, p=params: restore(p)))
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+        for owner, name, param in stashed.values():
+            owner._parameters[name] = param
+        stashed.clear()
 
 
 class VGGT(PretrainedMixin, nn.Module):
@@ -43,6 +128,16 @@ class VGGT(PretrainedMixin, nn.Module):
 
     Keys of disabled heads are absent. The camera, depth and point heads always run in float32,
     also under autocast; the track head follows the caller's autocast.
+
+    Weights may be stored in bf16 (``from_pretrained(..., dtype=torch.bfloat16)`` or
+    ``model.to(torch.bfloat16)``): half the weight memory. The trunk then runs under bf16 autocast
+    (its residual stream stays float32, as under autocast with float32 weights) and the heads in
+    float32, each layer's weights upcast only while it runs. Under autocast, or with bf16 weights,
+    the aggregator layers kept for the heads are stored in the autocast dtype.
+
+    ``shard`` (a :class:`vggt_py.parallel.FrameShard`) runs this process's frames of a scene split
+    across a ``torch.distributed`` group; every output then holds this process's frames only (see
+    :func:`vggt_py.parallel.forward_distributed`, which also splits and gathers).
     """
 
     def __init__(self, config: VGGTConfig | None = None):
@@ -190,30 +285,64 @@ class VGGT(PretrainedMixin, nn.Module):
             )
         return images, query_points
 
-    def forward(self, images: torch.Tensor, query_points: torch.Tensor | None = None) -> VGGTOutput:
+    def forward(
+        self, images: torch.Tensor, query_points: torch.Tensor | None = None, *, shard: FrameShard | None = None
+    ) -> VGGTOutput:
         images, query_points = self._check_inputs(images, query_points)
         image_hw = (images.shape[-2], images.shape[-1])
-        layers, patch_start_idx = self.aggregator(images, keep_layers=self._layers_needed)
+        device = images.device.type
+        with _trunk_autocast(self, device):
+            layers, patch_start_idx = self.aggregator(images, keep_layers=self._layers_needed, shard=shard)
         predictions = VGGTOutput()
-        with torch.autocast(device_type=images.device.type, enabled=False):
-            fp32_layers = {i: t.float() for i, t in layers.items()}
-            if self.camera_head is not None:
-                pose_enc_list = self.camera_head(fp32_layers)
+        with torch.autocast(device_type=device, enabled=False), fp32_compute(self):
+            if self.camera_head is not None:  # the heads read the layers in float32
+                pose_enc_list = self.camera_head(layers, shard=shard)
                 predictions["pose_enc"] = pose_enc_list[-1]
                 predictions["pose_enc_list"] = pose_enc_list
             if self.depth_head is not None:
-                predictions["depth"], predictions["depth_conf"] = self.depth_head(
-                    fp32_layers, image_hw, patch_start_idx
-                )
+                predictions["depth"], predictions["depth_conf"] = self.depth_head(layers, image_hw, patch_start_idx)
             if self.point_head is not None:
                 predictions["world_points"], predictions["world_points_conf"] = self.point_head(
-                    fp32_layers, image_hw, patch_start_idx
+                    layers, image_hw, patch_start_idx
                 )
-            del fp32_layers
         if self.track_head is not None and query_points is not None:
-            tracks, vis, conf = self.track_head(layers, image_hw, patch_start_idx, query_points)
+            with contextlib.nullcontext() if torch.is_autocast_enabled(device) else fp32_compute(self.track_head):
+                tracks, vis, conf = self.track_head(layers, image_hw, patch_start_idx, query_points, shard=shard)
             predictions["track"], predictions["vis"], predictions["conf"] = tracks[-1], vis, conf
         predictions["images"] = images
         return predictions
 
+    @property
+    def weight_dtype(self) -> torch.dtype:
+        """The dtype the weights are stored in (see :meth:`set_weight_dtype`)."""
+        return self.aggregator.camera_token.dtype
+
+    @torch.no_grad()
+    def set_weight_dtype(self, dtype: torch.dtype | str) -> "VGGT":
+        """Store the weights in ``dtype`` (``"bf16"``, ``"fp16"``, ``"fp32"`` or a torch dtype), in place.
+
+        With bf16/fp16, normalisation layers (a few thousand values) stay in float32, so the float32 residual stream
+        is normalised as with float32 weights. Tensors are converted one at a time (no second copy
+        of the model). Returns the model.
+        """
+        target = _parse_weight_dtype(dtype)
+        for module in self.modules():
+            keep_fp32 = target in _LOW_PRECISION and isinstance(module, (nn.LayerNorm, nn.GroupNorm))
+            for name, param in module.named_parameters(recurse=False):
+                want = torch.float32 if keep_fp32 else target
+                if param.dtype != want:
+                    module._parameters[name] = nn.Parameter(param.to(want), requires_grad=param.requires_grad)
+        return self
+
     # -------------------------------------------------------------------------- weights
+    @classmethod
+    def from_pretrained(cls, repo_id_or_path: str | os.PathLike[str], *, dtype: torch.dtype | str | None = None, **kwargs: Any) -> "VGGT":
+        """Load a model as :meth:`PretrainedMixin.from_pretrained` does (same keyword arguments).
+
+        ``dtype="bf16"`` (or ``"fp16"``, or a torch dtype) stores the weights in that dtype as they load,
+        as :meth:`set_weight_dtype` does (the normalisation layers go back to float32 with their
+        bf16-rounded values).
+        """
+        weight_dtype = _parse_weight_dtype(dtype) if dtype is not None else None
+        model = super().from_pretrained(repo_id_or_path, dtype=weight_dtype, **kwargs)
+        return model.set_weight_dtype(weight_dtype) if weight_dtype is not None else model

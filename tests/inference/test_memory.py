@@ -15,12 +15,12 @@ def test_memory_model_known_values() -> None:
     fp32 = estimate_memory(config, 1, num_params=1000)
     assert fp32.weights == 4000
     assert estimate_memory(config, 1, num_params=1000, compute_dtype=torch.bfloat16).weights == 6000
-    assert fp32.heads_per_frame == 2 * 3 * pixels * 4 + 4 * 1041 * 2048 * 4 + 36 * pixels
+    assert fp32.heads_per_frame == 2 * 3 * pixels * 4 + 4 * 1041 * 2048 * 4 + 3 * 1041 * 1024 * 4 + 36 * pixels
     assert fp32.chunk_frames == 1
     assert estimate_memory(config, 20, num_params=1000, frames_chunk_size=8).chunk_frames == 8
     assert estimate_memory(config, 20, num_params=1000, frames_chunk_size=None).chunk_frames == 20
-    # linear growth beyond the dense-head chunk
-    totals = [estimate_memory(config, s, num_params=1000).total for s in (100, 101, 200, 201)]
+    # linear growth once the trunk is the peak
+    totals = [estimate_memory(config, s, num_params=1000).total for s in (1000, 1001, 2000, 2001)]
     assert totals[1] - totals[0] == totals[3] - totals[2] > 0
     with pytest.raises(ValueError, match="multiples of the patch size"):
         estimate_memory(config, 1, 100, 100, num_params=1)

@@ -39,3 +39,19 @@ def test_block_gradient() -> None:
     block = Block(8, 2, qk_norm=True).double()
     x = torch.randn(1, 4, 8, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(block, (x,))
+
+
+def test_inference_block_slices_mlp_within_fp32_noise(monkeypatch: pytest.MonkeyPatch) -> None:
+    import vggt_py.layers.block as block_module
+
+    torch.manual_seed(0)
+    block = Block(32, 4, qk_norm=True).eval()
+    x = torch.randn(2, 37, 32)
+    with torch.enable_grad():
+        expected = block(x).detach()  # the autograd path: whole-sequence MLP, out-of-place GELU
+    monkeypatch.setattr(block_module, "MLP_TOKEN_CHUNK", 10)  # 74 tokens -> 8 slices, the last short
+    with torch.inference_mode():
+        sliced = block(x)
+    # a matrix product over fewer rows may round differently: fp32 noise, not bit for bit
+    torch.testing.assert_close(sliced, expected, rtol=1e-6, atol=1e-6)
+    assert not torch.equal(sliced, torch.zeros_like(sliced))

@@ -83,6 +83,7 @@ class DinoV2(nn.Module):
         tokens = tokens + self._position_embedding(rows, cols, height == width).to(tokens.dtype)
         registers = self.register_tokens.expand(tokens.shape[0], -1, -1)
         tokens = torch.cat([tokens[:, :1], registers, tokens[:, 1:]], dim=1)
+        tokens = tokens.to(torch.promote_types(tokens.dtype, torch.float32))  # float32 stream, also under autocast
         for block in self.blocks:
             tokens = run_block(block, tokens, checkpointing=self.checkpointing)
         return self.norm(tokens[:, 1 + self.num_register_tokens :])  # per-token norm: slice first

@@ -193,6 +193,7 @@ def out_of_memory_message(
         compute_dtype=compute_dtype,
         frames_chunk_size=chunk,
         num_params=sum(p.numel() for p in model.parameters()),
+        weight_dtype=model.weight_dtype,
     )
     frames, gib = len(batch), free / 2**30
     if fit == 0:
@@ -224,8 +225,12 @@ def infer(
     args: argparse.Namespace,
     query_points: np.ndarray | None = None,
     point_source: str = "depth",
-) -> Reconstruction:
-    """:func:`~vggt_py.inference.api.reconstruct` with ``--dtype``/``--chunk``; running out of memory says what to try."""
+    distributed: bool = False,
+) -> Reconstruction | None:
+    """:func:`~vggt_py.inference.api.reconstruct` with ``--dtype``/``--chunk``; running out of memory says what to try.
+
+    ``distributed``: the frames split across the process group (``torchrun``); ``None`` on ranks other than 0.
+    """
     from vggt_py.inference.api import autocast_dtype, reconstruct
 
     try:
@@ -238,6 +243,7 @@ def infer(
             device=device,
             dtype=args.dtype,
             frames_chunk_size=args.chunk,
+            distributed=distributed,
         )
     except (torch.OutOfMemoryError, RuntimeError) as err:
         if not is_out_of_memory(err):

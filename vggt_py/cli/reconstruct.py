@@ -24,7 +24,10 @@ from vggt_py.cli.common import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
+    import torch
+
     from vggt_py.inference.reconstruction import Reconstruction
+    from vggt_py.parallel import DistributedContext
 
 __all__ = ["register", "run_reconstruct"]
 
@@ -62,15 +65,59 @@ def _confidence_filter(args: argparse.Namespace) -> tuple[float | None, float | 
 
 
 def run_reconstruct(args: argparse.Namespace) -> int:
-    from vggt_py.inference.export import OUTPUT_NAMES, export, select_points
-
+    """Run the command; under ``torchrun --nproc-per-node=N`` the frames are split across the N processes
+    (exact global attention, see :mod:`vggt_py.parallel`) and rank 0 writes the one reconstruction."""
     formats = _parse_formats(args.formats)
     threshold, percentile, filter_text = _confidence_filter(args)
     source = check_input(args.input)
     out_dir: Path = args.output
     if out_dir.exists() and not out_dir.is_dir():
         raise CLIError(f"-o {out_dir}: exists and is not a folder")
-    device = resolve_device(args.device)
+    context = _join_group(args.device)
+    try:
+        if context is not None and not context.is_main:
+            return _compute_share(args, source, context.device)
+        device = context.device if context is not None else resolve_device(args.device)
+        return _reconstruct_and_write(args, formats, threshold, percentile, filter_text, source, device, context)
+    finally:
+        if context is not None:
+            context.shutdown()
+
+
+def _join_group(device: str) -> DistributedContext | None:
+    """Under ``torchrun`` with several processes: join the group (``None`` for a single process)."""
+    from vggt_py.parallel import init_from_env, launched_by_torchrun
+
+    try:
+        return init_from_env(device) if launched_by_torchrun() else None
+    except ValueError as err:
+        raise CLIError(f"torchrun: {err}") from err
+
+
+def _compute_share(args: argparse.Namespace, source: str | Path | list[Path], device: torch.device) -> int:
+    """A process other than rank 0 of a torchrun group: compute its share of the frames, print and write nothing."""
+    console = make_console(stderr=True)
+    console.quiet = True
+    model, _ = load_model(args.model, device, args.offline, console)
+    batch = load_batch(source, model, args.mode, args.max_frames, console)
+    infer(batch, model, device, args, point_source=args.points, distributed=True)
+    return 0
+
+
+def _reconstruct_and_write(
+    args: argparse.Namespace,
+    formats: tuple[str, ...],
+    threshold: float | None,
+    percentile: float | None,
+    filter_text: str,
+    source: str | Path | list[Path],
+    device: torch.device,
+    context: DistributedContext | None,
+) -> int:
+    """Rank 0 (or the only process): infer, post-process, export and print the summary."""
+    from vggt_py.inference.export import OUTPUT_NAMES, export, select_points
+
+    out_dir: Path = args.output
     console = make_console(stderr=True)
     times: dict[str, float] = {}
     written: dict[str, Path] = {}
@@ -79,8 +126,11 @@ def run_reconstruct(args: argparse.Namespace) -> int:
             model, _ = load_model(args.model, device, args.offline, console)
         with stage(progress, "Loading images", times=times, key="images"):
             batch = load_batch(source, model, args.mode, args.max_frames, console)
-        with stage(progress, f"Inference ({plural(len(batch), 'frame')})", times=times, key="inference"):
-            rec = infer(batch, model, device, args, point_source=args.points)
+        label = f"Inference ({plural(len(batch), 'frame')}"
+        label += f", {context.world_size} processes)" if context is not None else ")"
+        with stage(progress, label, times=times, key="inference"):
+            rec = infer(batch, model, device, args, point_source=args.points, distributed=context is not None)
+        assert rec is not None  # rank 0 holds the whole reconstruction
         notes: list[str] = []
         refined = True
         if args.refine:
@@ -199,7 +249,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Reconstruct a scene from photos: a folder of images, several image files or a video. Writes "
             "scene.glb (points + cameras), points.ply, sparse/ (COLMAP model in original image pixels) and "
-            "reconstruction.npz (every array) into OUT."
+            "reconstruction.npz (every array) into OUT. Under `torchrun --nproc-per-node=N -m vggt_py.cli "
+            "reconstruct ...` the frames are split across the N processes (one GPU each with NCCL, or gloo on "
+            "CPU) with exact global attention; rank 0 writes the result."
         ),
     )
     parser.add_argument("input", nargs="+", type=Path, metavar="INPUT", help="image folder, image files or a video")

@@ -13,6 +13,7 @@ the fields of view).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +22,9 @@ from torch import nn
 from vggt_py.config import CameraHeadConfig
 from vggt_py.layers.block import Block, run_block
 from vggt_py.layers.mlp import Mlp
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from vggt_py.parallel.shard import FrameShard
 
 __all__ = ["CameraHead", "activate_pose_encoding", "POSE_ENCODING_DIM"]
 
@@ -53,9 +57,18 @@ class CameraHead(nn.Module):
         self.adaln_norm = nn.LayerNorm(dim_in, elementwise_affine=False, eps=1e-6)
         self.pose_branch = Mlp(dim_in, dim_in // 2, POSE_ENCODING_DIM)
 
-    def forward(self, layers: Mapping[int, torch.Tensor], iters: int | None = None) -> list[torch.Tensor]:
-        """Pose encodings [B, S, 9], one per iteration (the last is the final estimate)."""
+    def forward(
+        self, layers: Mapping[int, torch.Tensor], iters: int | None = None, shard: FrameShard | None = None
+    ) -> list[torch.Tensor]:
+        """Pose encodings [B, S, 9], one per iteration (the last is the final estimate).
+
+        With ``shard`` the trunk, which attends across frames, runs on every rank's camera tokens
+        (gathered; they are small) and each rank returns its own frames.
+        """
         tokens = layers[self.layer_index][:, :, 0]  # camera token, [B, S, C]
+        tokens = tokens.to(torch.promote_types(tokens.dtype, torch.float32))  # the head computes in float32
+        if shard is not None:
+            tokens = shard.gather(tokens, dim=1)
         tokens = self.token_norm(tokens)
         normed = self.adaln_norm(tokens)
         raw: torch.Tensor | None = None
@@ -72,4 +85,6 @@ class CameraHead(nn.Module):
             delta = self.pose_branch(self.trunk_norm(x))
             raw = delta if raw is None else raw + delta
             outputs.append(activate_pose_encoding(raw))
+        if shard is not None:
+            outputs = [out[:, shard.frames] for out in outputs]
         return outputs

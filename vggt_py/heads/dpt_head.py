@@ -140,15 +140,23 @@ class Scratch(nn.Module):
         else:
             self.output_conv1 = nn.Conv2d(features, features // 2, 3, padding=1)
             self.output_conv2 = nn.Sequential(
-                nn.Conv2d(features // 2, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, output_dim, 1)
+                nn.Conv2d(features // 2, 32, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(32, output_dim, 1)
             )
 
-    def fuse(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
-        l1, l2, l3, l4 = (getattr(self, f"layer{i}_rn")(f) for i, f in enumerate(feats, start=1))
-        out = self.refinenet4(l4, None, l3.shape[-2:])
-        out = self.refinenet3(out, l3, l2.shape[-2:])
-        out = self.refinenet2(out, l2, l1.shape[-2:])
-        out = self.refinenet1(out, l1, (2 * l1.shape[-2], 2 * l1.shape[-1]))
+    def fuse(self, feats: list[torch.Tensor]) -> torch.Tensor:
+        """Fuse the four resized layer features, finest first; ``feats`` is emptied as it goes.
+
+        Each level is projected only when its fusion block needs it and dropped after, so at most
+        one pyramid level besides the running map is alive (the values do not depend on the order).
+        """
+        sizes = [tuple(f.shape[-2:]) for f in feats]
+        out = None
+        for level in (4, 3, 2, 1):
+            skip = getattr(self, f"layer{level}_rn")(feats.pop())
+            size = sizes[level - 2] if level > 1 else (2 * sizes[0][0], 2 * sizes[0][1])
+            block = getattr(self, f"refinenet{level}")
+            out = block(skip, None, size) if out is None else block(out, skip, size)
+            del skip
         return self.output_conv1(out)
 
 
@@ -206,12 +214,14 @@ class DPTHead(nn.Module):
         feats = []
         for j, index in enumerate(self.layer_indices):
             tokens = layers[index][:, frames, patch_start_idx:]  # [B, s, L, C]
+            tokens = tokens.to(torch.promote_types(tokens.dtype, torch.float32))  # kept layers may be bf16
             x = self.norm(tokens.flatten(0, 1))  # [B*s, L, C]
             x = x.transpose(1, 2).unflatten(-1, (rows, cols))  # [B*s, C, h, w]
             x = self.projects[j](x)
             if self.use_pos_embed:
                 x = add_uv_embedding_(x, aspect)  # x is a fresh conv output
             feats.append(self.resize_layers[j](x))
+            del tokens, x
         out = self.scratch.fuse(feats)
         out = _resize(out, (rows * self.patch_size // self.down_ratio, cols * self.patch_size // self.down_ratio))
         if self.use_pos_embed:
@@ -226,12 +236,17 @@ class DPTHead(nn.Module):
         any_layer = layers[self.layer_indices[0]]
         batch, num_frames = any_layer.shape[:2]
         chunk = self.frames_chunk_size or num_frames
-        outs = [
-            self._forward_frames(layers, patch_start_idx, image_hw, slice(start, min(start + chunk, num_frames)))
-            .unflatten(0, (batch, -1))
-            for start in range(0, num_frames, chunk)
-        ]
-        out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)  # [B, S, D, H', W']
+        out: torch.Tensor | None = None  # [B, S, D, H', W'], filled chunk by chunk
+        for start in range(0, num_frames, chunk):
+            frames = slice(start, min(start + chunk, num_frames))
+            part = self._forward_frames(layers, patch_start_idx, image_hw, frames).unflatten(0, (batch, -1))
+            if out is None:
+                if frames.stop == num_frames:
+                    out = part
+                    break
+                out = part.new_empty(batch, num_frames, *part.shape[2:])
+            out[:, frames] = part
+            del part
         if self.activation is None:
             return out
         out = out.permute(0, 1, 3, 4, 2)  # channels last

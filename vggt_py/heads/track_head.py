@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -10,6 +11,9 @@ from torch import nn
 from vggt_py.config import TrackHeadConfig
 from vggt_py.heads.dpt_head import DPTHead
 from vggt_py.heads.tracker import Tracker
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from vggt_py.parallel.shard import FrameShard
 
 __all__ = ["TrackHead"]
 
@@ -40,7 +44,11 @@ class TrackHead(nn.Module):
         patch_start_idx: int,
         query_points: torch.Tensor,
         iters: int | None = None,
+        shard: FrameShard | None = None,
     ) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
-        """Tracks of ``query_points`` [B, N, 2] (pixels of frame 0): per-iteration [B, S, N, 2], vis, conf."""
+        """Tracks of ``query_points`` [B, N, 2] (pixels of frame 0): per-iteration [B, S, N, 2], vis, conf.
+
+        With ``shard``, the layers hold this rank's frames and so do the results.
+        """
         fmaps = self.feature_extractor(layers, image_hw, patch_start_idx)  # [B, S, C, H/2, W/2]
-        return self.tracker(query_points, fmaps, iters or self.iters)
+        return self.tracker(query_points, fmaps, iters or self.iters, shard=shard)

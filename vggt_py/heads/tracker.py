@@ -13,6 +13,7 @@ features, and lets an update transformer (attention over time, and over points t
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +23,9 @@ from torch import nn
 from vggt_py.config import TrackHeadConfig
 from vggt_py.geometry.pixels import grid_sample_pixels as sample_bilinear
 from vggt_py.layers.mlp import Mlp
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from vggt_py.parallel.shard import FrameShard
 
 __all__ = ["Tracker", "UpdateFormer", "sample_bilinear", "correlation_pyramid", "sample_correlation"]
 
@@ -208,47 +212,67 @@ class Tracker(nn.Module):
         self.conf_predictor = nn.Sequential(nn.Linear(latent, 1))
 
     def forward(
-        self, query_points: torch.Tensor, fmaps: torch.Tensor, iters: int, apply_sigmoid: bool = True
+        self,
+        query_points: torch.Tensor,
+        fmaps: torch.Tensor,
+        iters: int,
+        apply_sigmoid: bool = True,
+        shard: FrameShard | None = None,
     ) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
         """Track ``query_points`` [B, N, 2] (image pixels in frame 0) through fmaps [B, S, C, HH, WW].
 
         Returns the per-iteration tracks [B, S, N, 2] in image pixels, visibility and confidence
-        [B, S, N] (probabilities, or logits with ``apply_sigmoid=False``).
+        [B, S, N] (probabilities, or logits with ``apply_sigmoid=False``). With ``shard``, ``fmaps``
+        are this rank's frames: the query features come from the rank holding frame 0, and the
+        update transformer (it attends over time) runs on every rank's tokens, gathered.
         """
         batch, num_points, _ = query_points.shape
         frames, _, fm_h, fm_w = fmaps.shape[1:]
+        has_first = shard is None or shard.holds_first_frame
         fmaps = self.fmap_norm(fmaps.permute(0, 1, 3, 4, 2)).permute(0, 1, 4, 2, 3)
 
         query = query_points / float(self.stride)  # feature-map pixels
         coords = query[:, None].expand(batch, frames, num_points, 2).clone()
-        query_feats = _sample_points(fmaps[:, 0], query)  # [B, N, C]
+        if has_first:
+            query_feats = _sample_points(fmaps[:, 0], query)  # [B, N, C]
+        else:
+            query_feats = fmaps.new_empty(batch, num_points, fmaps.shape[2])
+        if shard is not None:
+            query_feats = shard.broadcast_from_first(query_feats)
         track_feats = query_feats[:, None].expand(-1, frames, -1, -1)  # [B, S, N, C]
         pyramid = correlation_pyramid(fmaps, self.corr_levels)
         pos_table = grid_sincos_table(self.token_dim, fm_h, fm_w, fmaps.device).expand(batch, -1, -1, -1)
         query_pos = rearrange(_sample_points(pos_table, query), "b n d -> (b n) 1 d")
-        ref_token = torch.cat(
-            [self.query_ref_token[:, :1], self.query_ref_token[:, 1:].expand(-1, frames - 1, -1)], dim=1
-        )
+        first, rest = self.query_ref_token[:, :1], self.query_ref_token[:, 1:]
+        if has_first:
+            ref_token = torch.cat([first, rest.expand(-1, frames - 1, -1)], dim=1)
+        else:
+            ref_token = rest.expand(-1, frames, -1)
 
         predictions = []
         for _ in range(iters):
             coords = coords.detach()
             corr = sample_correlation(pyramid, track_feats, coords, self.corr_radius)
             corr = self.corr_mlp(rearrange(corr, "b s n c -> (b n) s c"))
-            flow = rearrange(coords - coords[:, :1], "b s n c -> (b n) s c")
+            flow = rearrange(coords - query[:, None], "b s n c -> (b n) s c")  # frame 0 stays at the query
             flow_emb = torch.cat(
                 [flow_embedding(flow, self.flow_dim), flow / self.max_scale, flow / self.max_scale], dim=-1
             )
             feats = rearrange(track_feats, "b s n c -> (b n) s c")
             x = torch.cat([flow_emb, corr, feats], dim=-1) + query_pos
             x = x + ref_token.to(x.dtype)
-            delta = self.updateformer(rearrange(x, "(b n) s d -> b n s d", b=batch))
+            x = rearrange(x, "(b n) s d -> b n s d", b=batch)
+            if shard is None:
+                delta = self.updateformer(x)
+            else:  # attention over time needs every frame; each rank keeps its own
+                delta = self.updateformer(shard.gather(x, dim=2))[:, :, shard.frames]
             delta = rearrange(delta, "b n s d -> (b n) s d")
             feat_update = self.ffeat_updater(self.ffeat_norm(delta[..., 2:].flatten(0, 1)))
             feats = feat_update + feats.flatten(0, 1)
             track_feats = rearrange(feats, "(b n s) c -> b s n c", b=batch, n=num_points)
             coords = coords + rearrange(delta[..., :2], "(b n) s c -> b s n c", b=batch)
-            coords = torch.cat([query[:, None], coords[:, 1:]], dim=1)  # the query frame stays put
+            if has_first:
+                coords = torch.cat([query[:, None], coords[:, 1:]], dim=1)  # the query frame stays put
             predictions.append(coords * self.stride)
 
         vis = self.vis_predictor(track_feats).squeeze(-1)

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from vggt_py.bundled import BUNDLED_MODEL, bundled_model_card, bundled_spec, parse_bundled_spec
 from vggt_py.geometry import pose_encoding_to_extri_intri, unproject_depth
@@ -26,6 +27,7 @@ from vggt_py.inference.images import ImageBatch, load_images
 from vggt_py.inference.reconstruction import PointSource, Reconstruction
 from vggt_py.model import VGGT
 from vggt_py.outputs import VGGTOutput
+from vggt_py.parallel import forward_distributed
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -248,7 +250,8 @@ def reconstruct(
     device: str | torch.device | None = None,
     dtype: DtypeName | torch.dtype = "auto",
     frames_chunk_size: int | None = None,
-) -> Reconstruction:
+    distributed: bool = False,
+) -> Reconstruction | None:
     """Reconstruct a scene from photos.
 
     Args:
@@ -265,13 +268,20 @@ def reconstruct(
             fixed ``"fp32"`` / ``"bf16"`` / ``"fp16"``. The camera, depth and point heads always
             compute in fp32.
         frames_chunk_size: frames per dense-head pass (bounds memory on long sequences).
+        distributed: inside an initialised ``torch.distributed`` group (e.g. under ``torchrun``, see
+            :func:`vggt_py.parallel.init_from_env`), split the frames across its processes; every
+            process passes the same arguments. Global attention stays exact, so the result equals the
+            single-process one (to float rounding). Rank 0 returns the whole :class:`Reconstruction`,
+            the other ranks ``None``.
     """
     dev = resolve_device(device)
     net = _load_checked_model(model, dev, point_source, query_points is not None)
     batch = _as_batch(images, mode, net.config.img_size, net.config.patch_size)
     queries_model = _queries_to_model(batch, query_points)
     compute = autocast_dtype(dev, dtype)
-    out = _infer(net, batch, queries_model, dev, compute, frames_chunk_size)
+    out = _infer(net, batch, queries_model, dev, compute, frames_chunk_size, distributed)
+    if out is None:  # a rank other than 0 of a distributed run: rank 0 holds the whole result
+        return None
     extrinsics, intrinsics = _decode_cameras(out)
     depth, points_from_depth = _unproject(out, intrinsics, extrinsics)
     metadata = {
@@ -321,8 +331,13 @@ def _infer(
     device: torch.device,
     compute: torch.dtype,
     frames_chunk_size: int | None,
-) -> VGGTOutput:
-    """Step 3: one forward pass under autocast; a temporary ``frames_chunk_size`` is restored afterwards."""
+    distributed: bool = False,
+) -> VGGTOutput | None:
+    """Step 3: one forward pass under autocast; a temporary ``frames_chunk_size`` is restored afterwards.
+
+    ``distributed``: the frames split across the process group, the outputs gathered on rank 0
+    (``None`` on the other ranks).
+    """
     pixels = batch.images.to(device)
     queries = None if queries_model is None else torch.from_numpy(queries_model).to(device)
     previous_chunk = net.config.depth_head.frames_chunk_size
@@ -330,7 +345,10 @@ def _infer(
         if frames_chunk_size is not None:
             net.set_frames_chunk_size(frames_chunk_size)
         with torch.autocast(device_type=device.type, dtype=compute, enabled=compute != torch.float32):
-            return net(pixels, query_points=queries)
+            if not distributed:
+                return net(pixels, query_points=queries)
+            out = forward_distributed(net, pixels, queries, gather="first")
+            return out if dist.get_rank() == 0 else None
     finally:
         if frames_chunk_size is not None:
             net.set_frames_chunk_size(previous_chunk)

@@ -2,22 +2,27 @@
 
 :func:`estimate_memory`, for ``S`` frames of ``H x W`` pixels, patch size ``p``,
 ``P = 1 + registers + (H/p)(W/p)`` tokens per frame of width ``C``, ``L`` aggregator layers kept for
-the heads, ``c`` bytes per value of the compute dtype (4 fp32, 2 bf16/fp16) and ``f = 4`` (fp32)::
+the heads, ``c`` bytes per value of the compute dtype (4 fp32, 2 bf16/fp16)::
 
-    weights     = params * (4 + c if c < 4 else 4)            # fp32 weights + autocast copies
-    agg/frame   = images 24HW + kept L*P*2C*f + stream P*C*f + block work P*C*w
-    head/frame  = images 24HW + kept L*P*2C*f + outputs 36HW   # depth, points, confidences, unprojection
-    dense/frame = f*HW*(F/2 + 64 + out) + f*(8/p)^2*HW*F       # one DPT head pass at feature width F
-    total(S)    = weights + runtime + max(S*agg, S*head + min(S, chunk)*dense)
+    weights     = params * 2 (bf16/fp16 storage), else params * (4 + c if c < 4 else 4)  # + autocast copies
+    base/frame  = images 24HW + kept L*P*2C*c + streams 3*P*C*4
+    attn/frame  = P*C*(8 + 3c)                                 # one block's live attention tensors
+    mlp         = min(S*P, T) * C * (4 + mlp_ratio*c)          # the MLP runs on slices of T tokens
+    head/frame  = base + outputs 36HW                          # depth, points, confidences, unprojection
+    dense/frame = 4*HW*(F/2 + 64 + out) + 6*(8/p)^2*HW*F       # one DPT head pass at feature width F
+    total(S)    = weights + runtime + max(S*base + max(S*attn, mlp), S*head + min(S, chunk)*dense)
 
-with ``w = max(attention 24 + 5c, MLP 8 + (2*mlp_ratio + 1)*c)`` bytes per token channel for the live
-tensors of one transformer block, ``chunk`` the dense heads' ``frames_chunk_size`` and ``runtime`` a
-fixed 256 MiB of allocator caches and kernel workspaces. Attention kernels are assumed
-memory-efficient (no S*P x S*P matrix), as PyTorch's fused SDPA is on CUDA and CPU.
-:func:`frames_that_fit` keeps a further 10 % margin.
+with ``T = MLP_TOKEN_CHUNK`` (``vggt_py.layers.block``), ``chunk`` the dense heads'
+``frames_chunk_size`` and ``runtime`` a fixed 256 MiB of allocator caches and kernel workspaces.
+Kept layers are stored in the compute dtype (autocast's, or bf16 weights'). Attention kernels are
+assumed memory-efficient (no S*P x S*P matrix), as PyTorch's fused SDPA is on CUDA and CPU. For one
+of ``R`` context-parallel processes, ``S`` is its largest share ``ceil(S/R)`` and the trunk adds one
+global block's keys and values of every frame, ``2*S*P*C*c``. :func:`frames_that_fit` keeps a
+further 10 % margin.
 
-Check on CPU (VGGT-1B architecture, fp32, 518x392, peak RSS above the loaded weights): 1 frame
-0.44 GiB measured vs 0.50 GiB estimated, 3 frames 0.87 GiB vs 1.01 GiB. Not yet checked on a GPU.
+Calibrated on CPU with ``benchmarks/memory_breakdown.py`` (VGGT-1B architecture, 518x392, fp32,
+4 frames, dense-head chunk 1, peak RSS above the loaded weights): measured 458 MiB (trunk 293, dense
+heads 458), estimated 474 MiB. Not yet checked on a GPU.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import NamedTuple
 import torch
 
 from vggt_py.config import VGGTConfig
+from vggt_py.layers.block import MLP_TOKEN_CHUNK
 
 __all__ = [
     "INFO_HEIGHT",
@@ -78,15 +84,22 @@ def estimate_memory(
     frames_chunk_size: int | None = 8,
     num_params: int | None = None,
     tracking: bool = False,
+    weight_dtype: torch.dtype = torch.float32,
+    ranks: int = 1,
 ) -> MemoryEstimate:
     """Peak memory (bytes) of reconstructing ``frames`` frames of ``height x width`` model pixels.
 
     ``num_params`` defaults to the parameter count of ``config`` (built on the meta device). With
     ``tracking`` the track head's feature maps are added (its correlation volumes, which grow with the
-    number of query points, are not).
+    number of query points, are not). ``weight_dtype`` is the storage dtype of the weights (bf16:
+    2 bytes each, no autocast copies). ``ranks`` > 1: the peak of one process of a context-parallel
+    run (``vggt_py.parallel``), which holds its share of the frames plus every frame's keys and
+    values of one global block.
     """
     if frames < 0:
         raise ValueError(f"frames must be >= 0, got {frames}")
+    if ranks < 1:
+        raise ValueError(f"ranks must be >= 1, got {ranks}")
     patch = config.patch_size
     if height <= 0 or width <= 0 or height % patch or width % patch:
         raise ValueError(f"height and width must be positive multiples of the patch size {patch}, got {height}x{width}")
@@ -94,28 +107,35 @@ def estimate_memory(
         raise ValueError(f"frames_chunk_size must be None or >= 1, got {frames_chunk_size}")
     c = _dtype_bytes(compute_dtype)
     params = _count_parameters(config) if num_params is None else num_params
-    weights = params * (4 + c if c < 4 else 4)
+    if _dtype_bytes(weight_dtype) < 4:
+        weights = params * _dtype_bytes(weight_dtype)
+    else:
+        weights = params * (4 + c if c < 4 else 4)
 
     pixels = height * width
     tokens = config.patch_start_idx + (height // patch) * (width // patch)
     dim = config.embed_dim
-    kept = len(config.layers_needed()) * tokens * 2 * dim * 4
-    images = 2 * 3 * pixels * 4
-    mlp_ratio = config.aggregator.mlp_ratio
-    block_work = tokens * dim * max(24 + 5 * c, 8 + int((2 * mlp_ratio + 1) * c))
-    aggregator = images + kept + tokens * dim * 4 + block_work
-    heads = images + kept + 36 * pixels
+    kept = len(config.layers_needed()) * tokens * 2 * dim * c  # stored in the compute dtype
+    base = 2 * 3 * pixels * 4 + kept + 3 * tokens * dim * 4  # images, kept layers, residual streams
+    attention = tokens * dim * (8 + 3 * c)  # one block's live attention tensors, per frame
+    aggregator = base + attention
+    heads = base + 36 * pixels
 
     dense = 0
     for head in (config.depth_head, config.point_head):
         if head.enabled:
             features = head.features
             full_res = features // 2 + 2 * _DPT_HIDDEN + 4
-            dense = max(dense, 4 * pixels * full_res + int(4 * (8 / patch) ** 2 * pixels * features))
+            dense = max(dense, 4 * pixels * full_res + int(6 * (8 / patch) ** 2 * pixels * features))
     if tracking and config.track_head.enabled:
         heads += int(4 * config.track_head.features * pixels / 4 * 4 / 3)  # H/2 x W/2 maps and their pyramid
-    chunk = frames if frames_chunk_size is None else min(frames, frames_chunk_size)
-    total = weights + _RUNTIME_OVERHEAD + max(frames * aggregator, frames * heads + chunk * dense)
+    local = -(-frames // ranks)  # the largest share of the frames
+    # the MLP half of a block runs on slices of at most MLP_TOKEN_CHUNK tokens, after the attention half
+    mlp = min(local * tokens, MLP_TOKEN_CHUNK) * dim * (4 + int(config.aggregator.mlp_ratio * c))
+    gathered = 2 * frames * tokens * dim * c if ranks > 1 else 0  # one global block's keys and values
+    chunk = local if frames_chunk_size is None else min(local, frames_chunk_size)
+    trunk = local * base + max(local * attention + gathered, mlp)
+    total = weights + _RUNTIME_OVERHEAD + max(trunk, local * heads + chunk * dense)
     return MemoryEstimate(weights, aggregator, heads, dense, chunk, total)
 
 
@@ -129,8 +149,13 @@ def frames_that_fit(
     frames_chunk_size: int | None = 8,
     num_params: int | None = None,
     tracking: bool = False,
+    weight_dtype: torch.dtype = torch.float32,
+    ranks: int = 1,
 ) -> int:
-    """Largest frame count whose :func:`estimate_memory` stays within 90 % of ``available`` bytes (0 if none)."""
+    """Largest frame count whose :func:`estimate_memory` stays within 90 % of ``available`` bytes (0 if none).
+
+    With ``ranks`` > 1, ``available`` is one process's memory and the count is for the whole scene.
+    """
     params = _count_parameters(config) if num_params is None else num_params
     budget = _MEMORY_MARGIN * available
 
@@ -144,6 +169,8 @@ def frames_that_fit(
             frames_chunk_size=frames_chunk_size,
             num_params=params,
             tracking=tracking,
+            weight_dtype=weight_dtype,
+            ranks=ranks,
         )
         return estimate.total <= budget
 

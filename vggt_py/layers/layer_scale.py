@@ -14,4 +14,6 @@ class LayerScale(nn.Module):
         self.gamma = nn.Parameter(torch.full((dim,), float(init_value)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.gamma
+        # bf16-stored gammas scale in float32, as float32 ones do under autocast
+        gamma = self.gamma
+        return x * gamma.to(torch.promote_types(gamma.dtype, torch.float32))

@@ -19,3 +19,11 @@ class Mlp(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(self.act(self.fc1(x)))
+
+    def forward_inplace(self, x: torch.Tensor) -> torch.Tensor:
+        """The same values as :meth:`forward`, with GELU in place on the hidden tensor (no autograd)."""
+        hidden = self.fc1(x)
+        if hidden.requires_grad and torch.is_grad_enabled():
+            return self.fc2(self.act(hidden))
+        torch.ops.aten.gelu_(hidden)
+        return self.fc2(hidden)
