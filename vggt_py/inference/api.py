@@ -14,7 +14,7 @@ import dataclasses
 import os
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -23,6 +23,7 @@ import torch
 
 from vggt_py.bundled import BUNDLED_MODEL, bundled_model_card, bundled_spec, parse_bundled_spec
 from vggt_py.geometry import pose_encoding_to_extri_intri, unproject_depth
+from vggt_py.inference.anchors import align_to_poses
 from vggt_py.inference.images import ImageBatch, load_images
 from vggt_py.inference.reconstruction import PointSource, Reconstruction
 from vggt_py.inference.windowed import check_window, default_window, select_keyframes, stitch_windows
@@ -254,6 +255,7 @@ def reconstruct(
     overlap: int | None = None,
     loop_closure: bool | Sequence[tuple[int, int]] = False,
     keyframes: bool | float = False,
+    poses: Mapping[int, np.ndarray] | None = None,
 ) -> Reconstruction:
     """Reconstruct a scene from photos.
 
@@ -280,7 +282,31 @@ def reconstruct(
             ``[(a, b), ...]`` that show the same place; a pose graph over the windows then spreads the drift.
         keyframes: skip near-duplicate frames first (``True``, or the minimum mean grey change in [0, 1],
             default 0.02); the chosen frames are listed in ``metadata["keyframes"]``.
+        poses: known camera-from-world 4x4 poses ``{frame: pose}`` (frames of the result): the result is
+            moved into their world by :func:`vggt_py.inference.anchors.align_to_poses` (two or more fix the
+            scale: ``scale_source == "poses"``).
     """
+    rec = _reconstruct(
+        images, model, mode, query_points, point_source, device, dtype, frames_chunk_size, window, overlap,
+        loop_closure, keyframes,
+    )
+    return rec if poses is None else align_to_poses(rec, poses)
+
+
+def _reconstruct(
+    images: ImageSource,
+    model: VGGT | str | os.PathLike[str] | None,
+    mode: Literal["crop", "pad", "square"],
+    query_points: np.ndarray | torch.Tensor | None,
+    point_source: PointSource,
+    device: str | torch.device | None,
+    dtype: DtypeName | torch.dtype,
+    frames_chunk_size: int | None,
+    window: int | Literal["auto"] | None,
+    overlap: int | None,
+    loop_closure: bool | Sequence[tuple[int, int]],
+    keyframes: bool | float,
+) -> Reconstruction:
     dev = resolve_device(device)
     if window is not None and query_points is not None:
         raise ValueError("query_points cannot be tracked across windows; pass window=None to track")
