@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from vggt_py.geometry.pixels import MIN_DEPTH, model_to_original, original_to_model, resample_to_original
+from vggt_py.geometry.pixels import (
+    MIN_DEPTH,
+    intrinsics_to_original,
+    model_to_original,
+    original_to_model,
+    resample_to_original,
+)
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from vggt_py.inference.consistency import ConsistencyReport, ConsistencyThresholds
@@ -69,7 +75,7 @@ class Reconstruction:
     @property
     def intrinsics_original(self) -> np.ndarray:
         """[S, 3, 3] intrinsics in original-image pixels: ``K_orig = T^-1 K_model``."""
-        return (np.linalg.inv(self.transforms) @ self.intrinsics.astype(np.float64)).astype(np.float32)
+        return intrinsics_to_original(self.transforms, self.intrinsics).astype(np.float32)
 
     @property
     def camera_centers(self) -> np.ndarray:

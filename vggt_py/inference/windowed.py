@@ -179,12 +179,7 @@ def default_window(
     config: Any, device: torch.device, height: int, width: int, compute_dtype: torch.dtype = torch.float32
 ) -> int:
     """Frames of one window that fit the free memory of ``device`` (memory model), at most 64 and at least 2."""
-    import importlib
-
-    try:  # the memory model moves to inference/memory.py with the CLI redesign (#11)
-        memory_model = importlib.import_module("vggt_py.inference.memory")
-    except ImportError:  # pragma: no cover - before the move
-        memory_model = importlib.import_module("vggt_py.inference.commands")
+    from vggt_py.inference import memory as memory_model
     available = memory_model.available_memory(device)
     fit = memory_model.frames_that_fit(config, available, height, width, compute_dtype=compute_dtype)
     return int(max(2, min(MAX_DEFAULT_WINDOW, fit)))

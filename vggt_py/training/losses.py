@@ -259,6 +259,8 @@ def gradient_loss(
     absolute differences of ``d`` between horizontally and vertically adjacent valid pixels (each
     clamped to 100) are summed and divided by (valid pixels x C). With ``conf`` each term becomes
     ``gamma * g * conf - alpha * log(conf)`` (conf at the second pixel of the pair), valid pairs only.
+    (A deliberate deviation: the reference also adds ``-alpha * log(conf)`` at invalid pairs, which only
+    rewards raising the confidence where nothing is supervised -- sky, holes -- without bound.)
 
     Args:
         pred, gt: [N,H,W,C]; mask: [N,H,W] bool; conf: optional [N,H,W].
@@ -379,7 +381,9 @@ def confidence_regression_loss(
     if gradient not in ("grad", "conf_grad", "normal", "conf_normal", "none"):
         raise ValueError(f"confidence_regression_loss: unknown gradient term {gradient!r}")
     dtype = _compute_dtype(pred)
-    pred, conf, gt, mask = pred.to(dtype), conf.to(dtype), gt.to(dtype), mask.bool()
+    # Ground truth as the reference clamps it: NaN / Inf -> 0, values within +-100 (after normalisation
+    # to unit mean distance, anything beyond is a far outlier, not geometry to regress).
+    pred, conf, gt, mask = pred.to(dtype), conf.to(dtype), fix_non_finite(gt.to(dtype)), mask.bool()
     zero = _graph_zero(pred)
     results: dict[str, list[torch.Tensor]] = {"conf": [], "reg": [], "grad": []}
     valid = torch.zeros(pred.shape[0], dtype=torch.bool)

@@ -18,9 +18,30 @@ from torch import nn
 
 from vggt_py.model import VGGT
 
-__all__ = ["HEADS", "TrainingModule"]
+__all__ = ["HEADS", "TrainingModule", "prime_camera_head"]
 
 HEADS: tuple[str, ...] = ("camera", "depth", "point", "track")
+
+
+def prime_camera_head(model: VGGT, fov: float = 1.0) -> None:
+    """Start a camera head trained from scratch at plausible cameras: identity rotation, ``fov`` radians.
+
+    The head's output adds one update per iteration and passes the fields of view through a ReLU; with
+    the default initialisation a field of view whose first estimate is negative for every input gets
+    no gradient at all and stays 0 for good (seen on small models). Biasing the last layer by
+    ``1 / iters`` of ``[q_w = 1, fov_h = fov_w = fov]`` keeps every estimate positive from the first
+    iteration and ends the iterations at the identity rotation and ``fov``. Pretrained heads are
+    left alone by the trainer (it only primes models it initialises itself).
+    """
+    head = model.camera_head
+    if head is None:
+        raise ValueError("prime_camera_head: the model has no camera head")
+    if not fov > 0:
+        raise ValueError(f"prime_camera_head: fov must be > 0 radians, got {fov}")
+    with torch.no_grad():
+        bias = head.pose_branch.fc2.bias
+        bias[6] += 1.0 / head.iters
+        bias[7:9] += fov / head.iters
 
 
 class TrainingModule(nn.Module):

@@ -39,7 +39,7 @@ from vggt_py.data.collection import SceneCollection
 from vggt_py.data.datasets import MultiViewDataset
 from vggt_py.data.sampling import DynamicBatchSampler, batch_image_size
 from vggt_py.data.synthetic import SceneConfig
-from vggt_py.geometry import pose_encoding_to_extri_intri
+from vggt_py.geometry import extri_intri_to_pose_encoding, pose_encoding_to_extri_intri
 from vggt_py.model import VGGT
 from vggt_py.training.checkpoint import (
     full_model_state_dict,
@@ -54,7 +54,7 @@ from vggt_py.training.distributed import (
     wrap_model,
 )
 from vggt_py.training.losses import VGGTLoss
-from vggt_py.training.module import TrainingModule
+from vggt_py.training.module import TrainingModule, prime_camera_head
 from vggt_py.training.optim import (
     apply_lora,
     build_optimizer,
@@ -64,19 +64,22 @@ from vggt_py.training.optim import (
     warmup_cosine,
 )
 
-__all__ = ["Trainer", "build_model", "build_scenes"]
+__all__ = ["Trainer", "build_model", "build_scenes", "pose_spread"]
 
 log = logging.getLogger("vggt_py.training")
 
 
 # ------------------------------------------------------------------------------------ builders
 def build_model(config: ModelConfig) -> VGGT:
-    """The VGGT to train: pretrained weights (``init``), a config file, or a preset (random init)."""
+    """The VGGT to train: pretrained weights (``init``), a config file, or a preset (random init; its
+    camera head primed by :func:`~vggt_py.training.module.prime_camera_head`)."""
     model_config = VGGTConfig.from_json(config.config) if config.config else None
     if config.init:
         model = VGGT.from_pretrained(config.init, config=model_config)
     else:
         model = VGGT(model_config if model_config is not None else VGGTConfig.from_preset(config.preset))
+        if model.camera_head is not None:
+            prime_camera_head(model)
     model.set_activation_checkpointing(config.activation_checkpointing)
     return model.train()
 
@@ -97,6 +100,19 @@ def build_scenes(data: DataConfig, split: str) -> SceneCollection | None:
         return SceneCollection.synthetic(scene_config, count, seed)
     path = data.train_path if split == "train" else data.val_path
     return None if path is None else SceneCollection.from_path(path, data.source)
+
+
+def pose_spread(pose_enc: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
+    """Collapse alarm: spread of the predicted poses of frames > 0 relative to the ground truth's.
+
+    The standard deviation over all (scene, frame > 0) of the predicted translation and quaternion
+    (``pose_enc`` [B,S,9]), divided by the same for the ground-truth encodings of ``batch``. About 1 when
+    the head follows the images; near 0 when it predicts one pose for every frame (the mean-pose collapse).
+    """
+    hw = tuple(batch["images"].shape[-2:])
+    gt = extri_intri_to_pose_encoding(batch["extrinsics"].double(), batch["intrinsics"].double(), hw)
+    pred, gt = pose_enc[:, 1:, :7].flatten(0, 1).double(), gt[:, 1:, :7].flatten(0, 1)
+    return (pred.std(dim=0).norm() / gt.std(dim=0).norm().clamp(min=1e-12)).float()
 
 
 def _seed_everything(seed: int, rank: int) -> None:
@@ -350,8 +366,11 @@ class Trainer:
             chunk = self._to_device(batch, index if len(chunks) > 1 else None)
             share = len(index) / size
             with self._sync(k == len(chunks) - 1):
-                terms = self.loss_fn(self._forward(chunk), chunk)
+                predictions = self._forward(chunk)
+                terms = self.loss_fn(predictions, chunk)
                 (terms["loss"] * share).backward()
+            if "pose_enc_list" in predictions and chunk["images"].shape[0] * (chunk["images"].shape[1] - 1) >= 2:
+                terms["alarm_pose_spread"] = pose_spread(predictions["pose_enc_list"][-1].detach(), chunk)
             for name, value in terms.items():
                 sums[name] = sums[name] + value.detach().float() * share
         grad_norm = clip_gradients(
