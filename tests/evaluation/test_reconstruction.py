@@ -47,14 +47,15 @@ def test_perfect_prediction_up_to_scale():
     assert metrics["tracks/epe"] == 0.0 and metrics["tracks/delta_avg"] == 1.0
     assert all(isinstance(value, float) for value in metrics.values())
     groups = {key.split("/")[0] for key in metrics}
-    assert groups == {"camera", "depth", "points", "tracks"}
+    assert groups == {"camera", "trajectory", "depth", "points", "tracks"}
+    assert metrics["trajectory/ate_rmse"] < 1e-9 and metrics["trajectory/scale"] == pytest.approx(1 / 2.5)
 
 
 def test_absent_inputs_are_skipped():
     gt = _scene()
     pred = {"extrinsics": torch.from_numpy(gt["extrinsics"])}
     metrics = evaluate_reconstruction(pred, gt)
-    assert metrics and all(key.startswith("camera/") for key in metrics)
+    assert metrics and all(key.startswith(("camera/", "trajectory/")) for key in metrics)
     single_frame = {key: value[:1] for key, value in gt.items()}
     metrics = evaluate_reconstruction({"depth": single_frame["depth"]}, single_frame)
     assert set(metrics) == {"depth/abs_rel", "depth/delta<1.25", "depth/valid_pixels"}

@@ -15,6 +15,7 @@ from .camera import DEFAULT_THRESHOLDS, camera_metrics
 from .depth import DepthAlignment, depth_metrics
 from .points import NearestNeighborBackend, point_cloud_metrics
 from .tracks import track_metrics
+from .trajectory import trajectory_metrics
 
 __all__ = ["RECONSTRUCTION_KEYS", "evaluate_reconstruction", "metrics_table", "print_metrics"]
 
@@ -61,6 +62,9 @@ def evaluate_reconstruction(
     """Every metric whose inputs are present in both ``pred`` and ``gt`` (see ``RECONSTRUCTION_KEYS``).
 
     * ``camera/...`` from ``extrinsics`` (needs S >= 2): :func:`~vggt_py.evaluation.camera.camera_metrics`.
+    * ``trajectory/...`` from ``extrinsics`` (needs S >= 3 and every camera finite, so not for a baseline
+      that failed to register frames): ATE after Sim(3) alignment and RPE per step,
+      :func:`~vggt_py.evaluation.trajectory.trajectory_metrics`.
     * ``depth/...`` from ``depth`` and the ground truth's optional ``valid_mask``:
       :func:`~vggt_py.evaluation.depth.depth_metrics`.
     * ``points/...`` from ``world_points`` and ``valid_mask``:
@@ -86,6 +90,9 @@ def evaluate_reconstruction(
     valid_mask = gt.get("valid_mask")
     if both("extrinsics") and min(_num_frames(pred["extrinsics"]), _num_frames(gt["extrinsics"])) >= 2:
         add("camera", camera_metrics(pred["extrinsics"], gt["extrinsics"], pose_thresholds, sign_ambiguous))
+        finite = all(torch.isfinite(torch.as_tensor(v)).all() for v in (pred["extrinsics"], gt["extrinsics"]))
+        if finite and min(_num_frames(pred["extrinsics"]), _num_frames(gt["extrinsics"])) >= 3:
+            add("trajectory", trajectory_metrics(pred["extrinsics"], gt["extrinsics"]))
     if both("depth"):
         add("depth", depth_metrics(pred["depth"], gt["depth"], valid_mask, depth_alignment))
     if both("world_points"):

@@ -18,8 +18,26 @@ from .pose_errors import (
     translation_direction_error,
 )
 from .rotation import axis_angle_to_mat, mat_to_quat, quat_to_mat, rotation_angle
+from .similarity import (
+    SimilarityFit,
+    compose_similarity,
+    invert_similarity,
+    robust_similarity,
+    similarity_matrix,
+    similarity_parts,
+    transform_extrinsics,
+    transform_points,
+)
 
 __all__ = [
+    "SimilarityFit",
+    "compose_similarity",
+    "invert_similarity",
+    "robust_similarity",
+    "similarity_matrix",
+    "similarity_parts",
+    "transform_extrinsics",
+    "transform_points",
     "apply_similarity",
     "axis_angle_to_mat",
     "essential_from_cameras",

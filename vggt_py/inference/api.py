@@ -10,10 +10,11 @@ offline machine falls back at once instead of waiting through huggingface_hub's 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -23,8 +24,10 @@ import torch.distributed as dist
 
 from vggt_py.bundled import BUNDLED_MODEL, bundled_model_card, bundled_spec, parse_bundled_spec
 from vggt_py.geometry import pose_encoding_to_extri_intri, unproject_depth
+from vggt_py.inference.anchors import align_to_poses
 from vggt_py.inference.images import ImageBatch, load_images
 from vggt_py.inference.reconstruction import PointSource, Reconstruction
+from vggt_py.inference.windowed import check_window, default_window, select_keyframes, stitch_windows
 from vggt_py.model import VGGT
 from vggt_py.outputs import VGGTOutput
 from vggt_py.parallel import forward_distributed
@@ -251,6 +254,11 @@ def reconstruct(
     dtype: DtypeName | torch.dtype = "auto",
     frames_chunk_size: int | None = None,
     distributed: bool = False,
+    window: int | Literal["auto"] | None = None,
+    overlap: int | None = None,
+    loop_closure: bool | Sequence[tuple[int, int]] = False,
+    keyframes: bool | float = False,
+    poses: Mapping[int, np.ndarray] | None = None,
 ) -> Reconstruction | None:
     """Reconstruct a scene from photos.
 
@@ -273,10 +281,61 @@ def reconstruct(
             process passes the same arguments. Global attention stays exact, so the result equals the
             single-process one (to float rounding). Rank 0 returns the whole :class:`Reconstruction`,
             the other ranks ``None``.
+        window: frames per window for long sequences (:mod:`vggt_py.inference.windowed`): the frames, in
+            order, are reconstructed in overlapping windows joined by robust Sim(3) fits, so peak model
+            memory depends on ``window`` only. ``"auto"`` picks the largest window the device's free memory
+            holds (memory model, at most 64). ``None`` (default): one forward pass over all frames.
+        overlap: frames shared by consecutive windows (default ``max(2, window // 4)``); needs ``window``.
+        loop_closure: with ``window``: ``True`` finds loops with a thumbnail descriptor, or give frame pairs
+            ``[(a, b), ...]`` that show the same place; a pose graph over the windows then spreads the drift.
+        keyframes: skip near-duplicate frames first (``True``, or the minimum mean grey change in [0, 1],
+            default 0.02); the chosen frames are listed in ``metadata["keyframes"]``.
+        poses: known camera-from-world 4x4 poses ``{frame: pose}`` (frames of the result): the result is
+            moved into their world by :func:`vggt_py.inference.anchors.align_to_poses` (two or more fix the
+            scale: ``scale_source == "poses"``).
     """
+    rec = _reconstruct(
+        images, model, mode, query_points, point_source, device, dtype, frames_chunk_size, distributed, window,
+        overlap, loop_closure, keyframes,
+    )
+    return rec if rec is None or poses is None else align_to_poses(rec, poses)
+
+
+def _reconstruct(
+    images: ImageSource,
+    model: VGGT | str | os.PathLike[str] | None,
+    mode: Literal["crop", "pad", "square"],
+    query_points: np.ndarray | torch.Tensor | None,
+    point_source: PointSource,
+    device: str | torch.device | None,
+    dtype: DtypeName | torch.dtype,
+    frames_chunk_size: int | None,
+    distributed: bool,
+    window: int | Literal["auto"] | None,
+    overlap: int | None,
+    loop_closure: bool | Sequence[tuple[int, int]],
+    keyframes: bool | float,
+) -> Reconstruction | None:
     dev = resolve_device(device)
+    if distributed and window is not None:
+        raise ValueError("distributed=True splits one pass across processes; it cannot be combined with window")
+    if window is not None and query_points is not None:
+        raise ValueError("query_points cannot be tracked across windows; pass window=None to track")
+    if window is None and (overlap is not None or loop_closure is not False):
+        raise ValueError(f"overlap and loop_closure need window, got overlap={overlap!r}, loop_closure={loop_closure!r}")
     net = _load_checked_model(model, dev, point_source, query_points is not None)
     batch = _as_batch(images, mode, net.config.img_size, net.config.patch_size)
+    chosen = None
+    if keyframes is not False:
+        chosen = select_keyframes(batch.images, 0.02 if keyframes is True else float(keyframes))
+        batch = _subset(batch, chosen)
+    if window is not None:
+        rec = _reconstruct_windowed(
+            net, batch, dev, autocast_dtype(dev, dtype), frames_chunk_size, point_source, window, overlap, loop_closure
+        )
+        if chosen is not None:
+            rec.metadata["keyframes"] = chosen
+        return rec
     queries_model = _queries_to_model(batch, query_points)
     compute = autocast_dtype(dev, dtype)
     out = _infer(net, batch, queries_model, dev, compute, frames_chunk_size, distributed)
@@ -290,9 +349,61 @@ def reconstruct(
         "mode": batch.mode,
         "model": model_name(net),
     }
-    return _assemble(
-        batch, out, extrinsics, intrinsics, depth, points_from_depth, queries_model, point_source, metadata
+    rec = _assemble(batch, out, extrinsics, intrinsics, depth, points_from_depth, queries_model, point_source, metadata)
+    if chosen is not None:
+        rec.metadata["keyframes"] = chosen
+    return rec
+
+
+def _subset(batch: ImageBatch, frames: Sequence[int]) -> ImageBatch:
+    """The frames ``frames`` of ``batch``, in that order."""
+    index = torch.as_tensor(list(frames), dtype=torch.long)
+    return dataclasses.replace(
+        batch,
+        images=batch.images[index],
+        paths=tuple(batch.paths[i] for i in frames),
+        frame_indices=tuple(batch.frame_indices[i] for i in frames),
+        original_sizes=tuple(batch.original_sizes[i] for i in frames),
+        transforms=batch.transforms[index],
+        valid_regions=batch.valid_regions[index],
     )
+
+
+def _reconstruct_windowed(
+    net: VGGT,
+    batch: ImageBatch,
+    device: torch.device,
+    compute: torch.dtype,
+    frames_chunk_size: int | None,
+    point_source: PointSource,
+    window: int | str,
+    overlap: int | None,
+    loop_closure: bool | Sequence[tuple[int, int]],
+) -> Reconstruction:
+    """Windows of ``batch`` through steps 3-6, stitched by :func:`vggt_py.inference.windowed.stitch_windows`."""
+    if window == "auto":
+        height, width = batch.images.shape[-2:]
+        window = default_window(net.config, device, int(height), int(width), compute)
+    if overlap is None and isinstance(window, int) and not isinstance(window, bool):
+        overlap = max(2, window // 4) if window > 2 else 1
+    window, overlap = check_window(window, overlap)
+    metadata = {"device": str(device), "dtype": str(compute).replace("torch.", ""), "mode": batch.mode}
+    metadata["model"] = model_name(net)
+
+    def predict(frames: Sequence[int]) -> Reconstruction:
+        part = _subset(batch, frames)
+        out = _infer(net, part, None, device, compute, frames_chunk_size)
+        extrinsics, intrinsics = _decode_cameras(out)
+        depth, points_from_depth = _unproject(out, intrinsics, extrinsics)
+        return _assemble(part, out, extrinsics, intrinsics, depth, points_from_depth, None, point_source, metadata)
+
+    pairs = list(loop_closure) if not isinstance(loop_closure, bool) else None
+    descriptor = batch.images if loop_closure is True else None
+    rec, _ = stitch_windows(
+        predict, len(batch), window, overlap, loop_pairs=pairs, loop_descriptor_images=descriptor,  # type: ignore[arg-type]
+        point_source=point_source,
+    )
+    return rec
 
 
 def _load_checked_model(

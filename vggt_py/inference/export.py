@@ -33,6 +33,7 @@ key                    shape / dtype      meaning
 ``valid_regions``      [S, 4] int64       (x0, y0, x1, y1) model pixels showing real content
 ``pose_encoding``      [S, 9] float32     the camera head's raw output
 ``point_source``       str                ``"depth"`` or ``"head"``
+``scale_source``       str                ``"normalised"``, ``"poses"``, ``"distance"`` or ``"depth"``
 ``metadata``           str                JSON object (device, dtype, mode...)
 ``format_version``     int                layout version of this file (1)
 ``points_from_head``   [S, H, W, 3]       optional: the point head's map
@@ -313,6 +314,7 @@ def export_npz(rec: Reconstruction, path: str | os.PathLike[str]) -> Path:
         if value is not None:
             arrays[key] = np.asarray(value)
     arrays["point_source"] = np.asarray(rec.point_source, dtype=np.str_)
+    arrays["scale_source"] = np.asarray(rec.scale_source, dtype=np.str_)
     arrays["metadata"] = np.asarray(json.dumps(rec.metadata, default=str), dtype=np.str_)
     arrays["format_version"] = np.asarray(NPZ_FORMAT_VERSION, dtype=np.int64)
     target = Path(path)
@@ -340,10 +342,15 @@ def load_npz(path: str | os.PathLike[str]) -> Reconstruction:
         }
         fields["names"] = [str(name) for name in fields["names"]]
         point_source = str(data["point_source"]) if "point_source" in data.files else "depth"
+        scale_source = str(data["scale_source"]) if "scale_source" in data.files else "normalised"
         metadata = json.loads(str(data["metadata"])) if "metadata" in data.files else {}
     if point_source not in ("depth", "head"):
         raise ValueError(f"{path}: point_source must be 'depth' or 'head', got {point_source!r}")
-    return Reconstruction(**fields, point_source=point_source, metadata=metadata)  # type: ignore[arg-type]
+    if scale_source not in ("normalised", "poses", "distance", "depth"):
+        raise ValueError(f"{path}: scale_source must be normalised, poses, distance or depth, got {scale_source!r}")
+    return Reconstruction(
+        **fields, point_source=point_source, scale_source=scale_source, metadata=metadata  # type: ignore[arg-type]
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -52,6 +52,8 @@ class Reconstruction:
     track_visibility: np.ndarray | None = None  # [S, N] in [0, 1]
     track_confidence: np.ndarray | None = None  # [S, N] in [0, 1]
     point_source: PointSource = "depth"
+    # what fixed the scale: "normalised" (VGGT's own), "poses", "distance" or "depth" (inference/anchors.py)
+    scale_source: str = "normalised"
     metadata: dict = field(default_factory=dict)  # device, dtype, mode, model (kept by the NPZ export)
 
     # --------------------------------------------------------------------------- basics
