@@ -26,7 +26,7 @@ from vggt_py.inference.demo import (
 )
 from vggt_py.inference.export import load_npz
 
-OUTPUTS = ["reconstruction.npz", "report.json", "scene", "scene.glb"]
+OUTPUTS = ["reconstruction.npz", "report.json", "scene", "scene.glb", "vggt-export.json"]
 
 
 @pytest.fixture(autouse=True)
