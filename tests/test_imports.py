@@ -112,10 +112,6 @@ def test_no_import_cycles() -> None:
     assert [sorted(c) for c in found] == []
 
 
-# 11a's CLI move removes this one (demo's CLI part leaves inference/).
-_PENDING_PRIVATE = {("vggt_py.inference.demo", "vggt_py.inference.commands", "_resolve_device")}
-
-
 def private_imports(root: Path = ROOT) -> set[tuple[str, str, str]]:
     """(importer, module, name) for every ``from vggt_py... import _name`` across modules."""
     found = set()
@@ -130,4 +126,34 @@ def private_imports(root: Path = ROOT) -> set[tuple[str, str, str]]:
 
 
 def test_no_private_names_imported_across_modules() -> None:
-    assert private_imports() - _PENDING_PRIVATE == set()
+    assert private_imports() == set()
+
+
+def cli_importers(graph: dict[str, set[str]]) -> dict[str, list[str]]:
+    """Modules outside ``vggt_py.cli`` (``python -m vggt_py`` aside) -> the ``vggt_py.cli`` modules they import."""
+    cli = f"{PACKAGE}.cli"
+
+    def in_cli(name: str) -> bool:
+        return name == cli or name.startswith(cli + ".")
+
+    found = {
+        name: sorted(t for t in targets if in_cli(t))
+        for name, targets in graph.items()
+        if not in_cli(name) and name != f"{PACKAGE}.__main__"
+    }
+    return {name: targets for name, targets in found.items() if targets}
+
+
+def test_the_library_never_imports_the_cli() -> None:
+    assert cli_importers(import_graph()) == {}
+
+
+def test_cli_importers_finds_an_offender(tmp_path: Path) -> None:
+    pkg = tmp_path / PACKAGE
+    (pkg / "cli").mkdir(parents=True)
+    for rel in ("__init__.py", "__main__.py", "cli/__init__.py", "cli/common.py"):
+        (pkg / rel).write_text("")
+    (pkg / "__main__.py").write_text("from vggt_py.cli import main\n")
+    (pkg / "cli" / "__init__.py").write_text("from vggt_py.cli.common import CLIError\n")
+    (pkg / "lib.py").write_text("def f():\n    from vggt_py.cli.common import CLIError\n")
+    assert cli_importers(import_graph(pkg)) == {"vggt_py.lib": ["vggt_py.cli.common"]}

@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from vggt_py.errors import ModelUnavailableError
+
 __all__ = [
     "BUNDLED_ALIAS",
     "BUNDLED_MODEL",
@@ -31,7 +33,7 @@ _WEIGHTS_FILE = "model.safetensors"
 _MODEL_CARD = "README.md"
 
 
-class BundledModelNotFoundError(FileNotFoundError):
+class BundledModelNotFoundError(ModelUnavailableError):
     """No bundled model of that name (the message lists the available ones)."""
 
 

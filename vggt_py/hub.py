@@ -18,6 +18,7 @@ import torch
 from vggt_py.bundled import bundled_model_dir, parse_bundled_spec
 from vggt_py.config import VGGTConfig
 from vggt_py.convert import convert_state_dict, unwrap_checkpoint
+from vggt_py.errors import ModelUnavailableError
 from vggt_py.utils.io import atomic_path, atomic_write_text
 
 __all__ = [
@@ -37,7 +38,7 @@ CONFIG_FILE = "config.json"
 WEIGHT_FILES = ("model.safetensors", "model.pt", "pytorch_model.bin")
 
 
-class WeightsNotAvailableError(FileNotFoundError):
+class WeightsNotAvailableError(ModelUnavailableError):
     """The weights could not be found locally and could not be downloaded."""
 
 

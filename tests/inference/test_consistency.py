@@ -18,7 +18,6 @@ import pytest
 import torch
 from rich.console import Console
 
-from vggt_py.cli import main
 from vggt_py.geometry import (
     axis_angle_to_mat,
     project_points,
@@ -469,52 +468,3 @@ def test_bad_input(scene: Reconstruction):
         check(dataclasses.replace(scene, extrinsics=scene.extrinsics[:4]))
     with pytest.raises(ValueError, match="points_from_head"):
         check(dataclasses.replace(scene, points_from_head=scene.points_from_head[..., :2]))
-
-
-# ---------------------------------------------------------------------------------------------
-# CLI
-
-
-def test_cli_writes_the_report(scene: Reconstruction, tmp_path):
-    from vggt_py.inference.export import OUTPUT_NAMES, export_npz
-
-    assert OUTPUT_NAMES["npz"] == "reconstruction.npz"  # the name `check` looks for in a folder
-    export_npz(scene, tmp_path / "reconstruction.npz")
-    assert main(["check", str(tmp_path), "--checks", "points,depth"]) == 0
-    data = json.loads((tmp_path / "consistency.json").read_text())
-    assert data["ok"] is True and data["checks"] == ["points", "depth"]
-    assert not list(tmp_path.glob(".*.tmp"))  # atomic write left nothing behind
-
-
-def test_cli_strict_flags_suspect_frames(scene: Reconstruction, tmp_path, capsys):
-    from vggt_py.inference.export import export_npz
-
-    depth = scene.depth.copy()
-    depth[3] *= 1.3
-    path = export_npz(with_cameras(dataclasses.replace(scene, depth=depth), scene.extrinsics), tmp_path / "rec.npz")
-    out = tmp_path / "custom" / "report.json"
-    assert main(["check", str(path), "--checks", "depth", "--json", str(out), "--strict"]) == 1
-    assert json.loads(out.read_text())["suspect_frames"] == [3]
-    assert "frame_003.png" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--checks", "depth,nope"], "unknown check"),
-        (["--point-error", "-1"], "--point-error"),
-        (["--max-points", "0"], "--max-points"),
-    ],
-)
-def test_cli_errors(scene: Reconstruction, tmp_path, capsys, args: list[str], message: str):
-    from vggt_py.inference.export import export_npz
-
-    export_npz(scene, tmp_path / "reconstruction.npz")
-    assert main(["check", str(tmp_path), *args]) == 2
-    assert message in capsys.readouterr().err
-
-
-def test_cli_missing_npz(tmp_path, capsys):
-    assert main(["check", str(tmp_path)]) == 2
-    assert "reconstruction.npz" in capsys.readouterr().err
-    assert main(["check", str(tmp_path / "missing.npz")]) == 2

@@ -31,7 +31,7 @@ needs_examples = pytest.mark.skipif(not ROOM.is_dir() or not PAINTING.is_dir(), 
 
 
 # ---------------------------------------------------------------------------------------------
-# An independent, literal transcription of the documented reference steps (ARCHITECTURE §2.1, §2.2)
+# An independent, literal transcription of the documented reference steps (docs/architecture.md, Image preprocessing)
 
 
 def reference_load(paths: list[Path], mode: str, target: int = 518) -> torch.Tensor:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vggt_py.data.synthetic import SyntheticScene
+from vggt_py.errors import InputError
 from vggt_py.geometry.pixels import MIN_DEPTH
 
 __all__ = ["VALID_DEPTH", "ArrayScene", "Frame", "Scene", "SceneError", "pixels_to_world", "world_to_pixels"]
@@ -25,7 +26,7 @@ VALID_DEPTH = MIN_DEPTH
 """Depth values at or below this are "unknown" throughout the data pipeline (the package-wide minimum depth)."""
 
 
-class SceneError(ValueError):
+class SceneError(InputError):
     """A scene that cannot be used; the message names the scene and the file at fault."""
 
     def __init__(self, scene: str, file: str | os.PathLike[str] | None, message: str):

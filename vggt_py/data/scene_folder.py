@@ -47,6 +47,7 @@ import numpy as np
 from PIL import Image
 
 from vggt_py.data.synthetic import SyntheticScene
+from vggt_py.errors import InputError
 
 __all__ = [
     "FORMAT_NAME",
@@ -62,7 +63,7 @@ FORMAT_VERSION = 1
 _MM_PER_UNIT = 1000.0
 
 
-class SceneFolderError(ValueError):
+class SceneFolderError(InputError):
     """A scene folder is missing a file or holds inconsistent data."""
 
 

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from vggt_py.errors import InputError
 from vggt_py.geometry.pixels import intrinsics_to_original, model_to_original, original_to_model
 from vggt_py.inference.video import (
     VideoReadError,
@@ -64,7 +65,7 @@ _WHITE = (255, 255, 255, 255)
 _PointsT = TypeVar("_PointsT", torch.Tensor, np.ndarray)
 
 
-class ImageLoadError(ValueError):
+class ImageLoadError(InputError):
     """Images that could not be loaded; ``failures`` lists every ``(path, reason)``."""
 
     def __init__(self, message: str, failures: Sequence[tuple[Path, str]] = ()) -> None:

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from vggt_py.errors import InputError
+
 __all__ = [
     "VIDEO_EXTENSIONS",
     "VideoReadError",
@@ -36,7 +38,7 @@ _ROTATIONS = {
 }
 
 
-class VideoReadError(ValueError):
+class VideoReadError(InputError):
     """A video file that cannot be opened or decoded, or that holds no video frames."""
 
 

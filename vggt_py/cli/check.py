@@ -7,7 +7,7 @@ import json
 import zipfile
 from pathlib import Path
 
-from vggt_py.cli import CLIError
+from vggt_py.cli.common import CLIError
 from vggt_py.inference.consistency import CHECKS, ConsistencyThresholds, check
 from vggt_py.utils.io import atomic_write_text
 
@@ -35,6 +35,7 @@ frames), 2 (error).
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``vggt-py check``."""
     parser = subparsers.add_parser(
         "check",
         help="check that cameras, depth, point map and tracks of a reconstruction agree",

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cli import CLIError
-from ..utils.io import atomic_write_text
-from .reconstruction import RECONSTRUCTION_KEYS, evaluate_reconstruction, print_metrics
+from vggt_py.cli.common import CLIError
+from vggt_py.evaluation.reconstruction import RECONSTRUCTION_KEYS, evaluate_reconstruction, print_metrics
+from vggt_py.utils.io import atomic_write_text
 
 __all__ = ["register", "run_eval"]
 
@@ -27,6 +27,7 @@ Other keys are ignored.
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``vggt-py eval``."""
     parser = subparsers.add_parser(
         "eval",
         help="evaluate a reconstruction against ground truth (.npz files)",

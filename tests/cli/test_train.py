@@ -13,6 +13,9 @@ from vggt_py.cli import main
 from vggt_py.data.scene_folder import write_scene_folder
 from vggt_py.data.synthetic import SceneConfig, generate_scene
 
+# the training tests' fixtures: a micro VGGT, small configs, one thread
+from training.conftest import _one_thread, make_config, micro_config, micro_config_file, micro_model  # noqa: F401
+
 
 def test_train_runs_a_config_with_overrides(make_config, micro_config_file, tmp_path, capsys):
     config = make_config(model={"config": str(micro_config_file)})

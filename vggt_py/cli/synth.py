@@ -8,6 +8,8 @@ from typing import Any
 
 from tqdm import tqdm
 
+from vggt_py.cli.common import CLIError
+
 __all__ = ["register", "run_synth"]
 
 
@@ -45,7 +47,6 @@ def register(subparsers: Any) -> None:
 
 def run_synth(args: argparse.Namespace) -> int:
     """Generate and write the scenes described by parsed ``synth`` arguments; returns 0."""
-    from vggt_py.cli import CLIError
     from vggt_py.data.scene_folder import write_scene_folder
     from vggt_py.data.synthetic import SceneConfig, generate_scene
 

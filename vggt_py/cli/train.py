@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vggt_py.cli import CLIError
+from vggt_py.cli.common import CLIError
 
 if TYPE_CHECKING:
     from vggt_py.training.config import TrainConfig
@@ -28,6 +28,7 @@ Put them right after CONFIG (before any --option).
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``vggt-py train`` and ``vggt-py finetune``."""
     train = subparsers.add_parser(
         "train",
         help="train or fine-tune VGGT as described by a YAML config",

@@ -1,0 +1,170 @@
+"""``vggt-py reconstruct``, run in-process: formats, options, errors, out of memory, the default model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import SHARED, sane_tiny_model, write_photos
+from vggt_py.cli import common, main
+from vggt_py.inference import api
+from vggt_py.inference.export import load_npz, select_points
+
+ROOM = SHARED / "examples" / "room" / "images"
+needs_room = pytest.mark.skipif(not ROOM.is_dir(), reason="example photos not present")
+NOTICE = "facebook/VGGT-1B not used:"
+
+
+def run(*argv: str | Path) -> int:
+    return main([str(a) for a in argv])
+
+
+@needs_room
+def test_reconstruct_writes_every_format(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    pycolmap = pytest.importorskip("pycolmap")
+    out = tmp_path / "out"
+    assert run("reconstruct", ROOM, "-o", out, "--model", model_dir, "--device", "cpu", "--offline") == 0
+    assert sorted(p.name for p in out.iterdir()) == ["points.ply", "reconstruction.npz", "scene.glb", "sparse"]
+    sparse = pycolmap.Reconstruction(str(out / "sparse"))
+    assert sparse.num_images() == 8
+    rec = load_npz(out / "reconstruction.npz")
+    assert len(rec) == 8 and rec.metadata["mode"] == "crop"
+    kept = len(select_points(rec, conf_percentile=50))  # the default filter
+    assert 0.4 < kept / rec.content_mask().sum() <= 0.6
+    assert sparse.num_points3D() == min(kept, 100_000)
+    stdout = capsys.readouterr().out
+    assert "points kept" in stdout and f"{kept:,} of" in stdout
+    assert "wrote colmap" in stdout and "1280 x 960 (7)" in stdout
+
+
+def test_reconstruct_options(model_dir: Path, tmp_path: Path) -> None:
+    photos = write_photos(tmp_path / "photos", (150, 200), count=5)
+    out = tmp_path / "out"
+    argv = ["reconstruct", photos, "-o", out, "--model", model_dir, "--device", "cpu", "--formats", "glb, npz"]
+    argv += ["--mode", "pad", "--points", "head", "--conf-threshold", "0", "--max-frames", "3", "--chunk", "1"]
+    assert run(*argv, "--dtype", "fp32") == 0
+    assert sorted(p.name for p in out.iterdir()) == ["reconstruction.npz", "scene.glb"]
+    rec = load_npz(out / "reconstruction.npz")
+    assert rec.names == ["00.png", "02.png", "04.png"]
+    assert rec.point_source == "head" and rec.metadata["mode"] == "pad"
+    import trimesh
+
+    cloud = trimesh.load(out / "scene.glb").geometry["points"]
+    assert len(cloud.vertices) == int(rec.content_mask().sum())  # threshold 0 keeps every content pixel
+
+
+def test_missing_input_folder(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    missing = tmp_path / "no_such_folder"
+    assert run("reconstruct", missing, "-o", tmp_path / "out", "--model", model_dir) == 2
+    err = capsys.readouterr().err
+    assert "vggt-py reconstruct: error: input not found" in err and str(missing) in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_empty_folder_and_corrupt_image(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run("reconstruct", empty, "-o", tmp_path / "out", "--model", model_dir, "--device", "cpu") == 2
+    assert "no images found" in capsys.readouterr().err
+    (empty / "broken.jpg").write_bytes(b"not a jpeg at all")
+    assert run("reconstruct", empty, "-o", tmp_path / "out", "--model", model_dir, "--device", "cpu") == 2
+    assert "broken.jpg" in capsys.readouterr().err
+
+
+def test_uncached_hub_model_offline(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf_cache"))
+    photos = write_photos(tmp_path / "photos", (64, 48), count=1)
+    code = run("reconstruct", photos, "-o", tmp_path / "out", "--model", "nobody/vggt-missing", "--offline")
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "nobody/vggt-missing" in err and "--model PATH" in err and "hf download" in err
+
+
+def test_bad_arguments(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    photos = write_photos(tmp_path / "photos", (64, 48), count=1)
+    assert run("reconstruct", photos, "-o", tmp_path / "o", "--model", model_dir, "--formats", "glb,obj") == 2
+    assert "--formats" in capsys.readouterr().err
+    assert run("reconstruct", photos, "-o", tmp_path / "o", "--model", tmp_path / "no_model_here") == 2
+    assert "--model" in capsys.readouterr().err
+    assert run("reconstruct", photos, "-o", tmp_path / "o", "--conf-percentile", "150") == 2
+    with pytest.raises(SystemExit) as exit_info:
+        run("reconstruct", photos, "-o", tmp_path / "o", "--max-frames", "0")
+    assert exit_info.value.code == 2
+
+
+def test_out_of_memory_suggests_frames_and_chunk(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vggt_py.inference.api as api
+
+    def out_of_memory(*args: object, **kwargs: object) -> None:
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 80.00 GiB")
+
+    monkeypatch.setattr(api, "reconstruct", out_of_memory)
+    photos = write_photos(tmp_path / "photos", (64, 48), count=2)
+    assert run("reconstruct", photos, "-o", tmp_path / "out", "--model", model_dir, "--device", "cpu") == 2
+    err = capsys.readouterr().err
+    assert "out of memory on cpu with 2 frames of 140x112" in err  # 64x48 -> 140x105 -> 7.5 patches -> 8
+    assert "--max-frames" in err and "--chunk 1" in err
+
+
+@needs_room
+def test_out_of_memory_message_counts_frames(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vggt_py.inference.images import load_images
+    from vggt_py.inference.memory import estimate_memory
+
+    model = sane_tiny_model()
+    batch = load_images(ROOM, target_size=140)  # 8 frames of 140x112
+    weights = sum(p.numel() * 4 for p in model.parameters())
+    for_frames = {s: estimate_memory(model.config, s, 112, 140, frames_chunk_size=8).total for s in (0, 3)}
+    # available memory such that 3 of the 8 frames fit: the message must say so and suggest --max-frames 3
+    monkeypatch.setattr(common, "available_memory", lambda device: int(for_frames[3] / 0.9) + 1 - weights)
+    message = common.out_of_memory_message(model, torch.device("cpu"), batch, torch.float32, 8)
+    assert "about 3 frame(s) probably fit" in message and "--max-frames 3" in message
+    monkeypatch.setattr(common, "available_memory", lambda device: int(for_frames[0] / 0.9) - weights)
+    message = common.out_of_memory_message(model, torch.device("cpu"), batch, torch.float32, 8)
+    assert "even one frame probably does not fit" in message
+
+
+def test_reconstruct_refine_and_consistent_filter(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    photos = write_photos(tmp_path / "photos", (140, 112), 3)
+    code = run("reconstruct", photos, "-o", tmp_path / "out", "--model", model_dir, "--formats", "npz,ply",
+               "--refine", "--filter", "consistent")
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "bundle adjustment" in out and "multi-view consistent" in out
+    assert (tmp_path / "out" / "reconstruction.npz").is_file()
+
+
+def test_reconstruct_without_model_says_it_uses_the_bundled_model(
+    hf_offline: None, photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "out"
+    assert run("reconstruct", photos, "-o", out, "--formats", "npz", "--device", "cpu") == 0
+    captured = capsys.readouterr()
+    (line,) = [text for text in captured.err.splitlines() if NOTICE in text]  # one line
+    assert line.startswith("note: facebook/VGGT-1B not used: HF_HUB_OFFLINE is set")
+    assert "bundled model small-synthetic" in line and "model card" in line and "hf download" in line
+    assert "bundled:small-synthetic" in captured.out  # the summary's model row
+    assert load_npz(out / "reconstruction.npz").model_name == "bundled:small-synthetic"
+
+
+def test_model_bundled_is_silent(photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch) -> None:
+    monkeypatch.setattr(api, "resolve_default_model", lambda **kwargs: pytest.fail("the default was consulted"))
+    out = tmp_path / "out"
+    assert run("reconstruct", photos, "-o", out, "--formats", "npz", "--model", "bundled", "--device", "cpu") == 0
+    assert NOTICE not in capsys.readouterr().err
+    assert load_npz(out / "reconstruction.npz").model_name == "bundled:small-synthetic"
+
+
+def test_unknown_bundled_model(photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert run("reconstruct", photos, "-o", tmp_path / "out", "--model", "bundled:nope") == 2
+    err = capsys.readouterr().err
+    assert "--model bundled:nope" in err and "no bundled model named 'nope'; available: small-synthetic" in err
