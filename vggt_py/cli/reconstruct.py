@@ -56,7 +56,7 @@ def _confidence_filter(args: argparse.Namespace) -> tuple[float | None, float | 
 
 
 def run_reconstruct(args: argparse.Namespace) -> int:
-    from vggt_py.inference.export import OUTPUT_NAMES, export, select_points
+    from vggt_py.inference.export import OUTPUT_NAMES, check_output_dir, export, select_points
 
     formats = _parse_formats(args.formats)
     threshold, percentile, filter_text = _confidence_filter(args)
@@ -64,6 +64,10 @@ def run_reconstruct(args: argparse.Namespace) -> int:
     out_dir: Path = args.output
     if out_dir.exists() and not out_dir.is_dir():
         raise CLIError(f"-o {out_dir}: exists and is not a folder")
+    try:  # before the model runs: a folder holding another run needs --overwrite
+        check_output_dir(out_dir, overwrite=args.overwrite)
+    except (ValueError, FileExistsError) as err:
+        raise CLIError(f"-o {out_dir}: " + str(err).replace("overwrite=True (--overwrite)", "--overwrite")) from err
     device = resolve_device(args.device)
     console = make_console(stderr=True)
     times: dict[str, float] = {}
@@ -88,23 +92,27 @@ def run_reconstruct(args: argparse.Namespace) -> int:
                 mask = consistent_mask(rec)
             filter_text += " and multi-view consistent"
         with stage(progress, "Exporting", total=len(formats), times=times, key="export") as task:
-            for fmt in formats:
+
+            def on_format(fmt: str) -> None:
+                if fmt != formats[0]:
+                    progress.advance(task)
                 progress.update(task, description=f"Writing {OUTPUT_NAMES[fmt]}")
-                try:
-                    written.update(
-                        export(
-                            rec,
-                            out_dir,
-                            (fmt,),
-                            conf_threshold=threshold,
-                            conf_percentile=percentile,
-                            mask=mask,
-                            colmap_max_points=_COLMAP_MAX_POINTS,
-                        )
-                    )
-                except (ImportError, ValueError) as err:
-                    raise CLIError(f"{fmt} export failed: {err}") from err
-                progress.advance(task)
+
+            try:  # one transaction: all formats or none, verified, then swapped in
+                written = export(
+                    rec,
+                    out_dir,
+                    formats,
+                    conf_threshold=threshold,
+                    conf_percentile=percentile,
+                    mask=mask,
+                    colmap_max_points=_COLMAP_MAX_POINTS,
+                    overwrite=args.overwrite,
+                    on_format=on_format,
+                )
+            except (ImportError, ValueError) as err:
+                raise CLIError(f"export failed: {err}; {out_dir} was left unchanged") from err
+            progress.advance(task)
             progress.update(task, description="Exporting")
     kept = len(select_points(rec, threshold, percentile, mask=mask))
     _print_summary(rec, written, kept, int(rec.content_mask().sum()), filter_text, times, source, notes)
@@ -183,6 +191,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("input", nargs="+", type=Path, metavar="INPUT", help="image folder, image files or a video")
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="output folder")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the export already in OUT (without it a folder holding one is refused)",
+    )
     parser.add_argument(
         "--formats",
         default=",".join(FORMATS),

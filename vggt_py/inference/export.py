@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vggt_py.errors import InputError, OutputExistsError
 from vggt_py.geometry.pixels import MIN_DEPTH
 from vggt_py.inference.colmap_export import COLMAP_CAMERA_MODELS, export_colmap, to_colmap
 from vggt_py.inference.export_transaction import (
@@ -83,6 +84,7 @@ __all__ = [
     "FORMATS",
     "MANIFEST_NAME",
     "VERIFIERS",
+    "check_output_dir",
     "WRITERS",
     "ExportError",
     "NPZ_FORMAT_VERSION",
@@ -477,6 +479,50 @@ def _describe(err: BaseException) -> str:
     return str(err) or type(err).__name__
 
 
+def check_output_dir(out_dir: str | os.PathLike[str], overwrite: bool = False) -> list[str]:
+    """Check that :func:`export` may write into ``out_dir``; returns the names of the export there.
+
+    Creates the folder, removes leftovers of killed runs (see
+    :func:`~vggt_py.inference.export_transaction.clean_leftovers`), and refuses a folder holding an
+    export (a manifest, or any file of :data:`OUTPUT_NAMES`) unless ``overwrite``. Call it before a
+    long computation to fail early; :func:`export` calls it again.
+
+    Raises:
+        ValueError: ``out_dir`` or a folder above it is a file.
+        OutputExistsError: ``out_dir`` holds an export and ``overwrite`` is False.
+        ExportError: the folder cannot be created or written into.
+    """
+    out = Path(out_dir)
+    for parent in (out, *out.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                where = "" if parent == out else f" (the output folder {out} would be under it)"
+                raise InputError(f"output must be a folder, but {parent} is a file{where}")
+            break
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ExportError(f"cannot create the output folder {out}: {_describe(err)}") from err
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ExportError(f"cannot write into the output folder {out}: permission denied (read-only or not yours)")
+    try:
+        clean_leftovers(out, OUTPUT_NAMES.values())
+    except OSError as err:
+        raise ExportError(f"cannot clean up an interrupted earlier run in {out}: {_describe(err)}") from err
+    previous = read_manifest(out)
+    old_names = [name for name in (*OUTPUT_NAMES.values(), *DERIVED_NAMES) if (out / name).exists()]
+    if previous is not None:
+        outputs = previous.get("outputs", {})
+        old_names += [n for n in (outputs.values() if isinstance(outputs, dict) else []) if isinstance(n, str) and "/" not in n]
+    old_names = [n for n in dict.fromkeys(old_names) if (out / n).exists() or (out / n).is_symlink()]
+    if (previous is not None or any(n in OUTPUT_NAMES.values() for n in old_names)) and not overwrite:
+        what = f"the export of run {previous['run_id']}" if previous is not None else f"an export ({', '.join(old_names)})"
+        raise OutputExistsError(
+            f"{out} already holds {what}; choose another folder, or overwrite=True (--overwrite) to replace it"
+        )
+    return old_names
+
+
 def export(
     rec: Reconstruction,
     out_dir: str | os.PathLike[str],
@@ -515,7 +561,7 @@ def export(
 
     Raises:
         ValueError: bad arguments, ``out_dir`` is a file, or the reconstruction cannot be exported.
-        FileExistsError: ``out_dir`` holds an export and ``overwrite`` is False.
+        OutputExistsError: ``out_dir`` holds an export and ``overwrite`` is False (a FileExistsError).
         ExportError: a writer failed (disk full, permissions...) or a file did not read back.
     """
     check_exportable(rec)
@@ -525,30 +571,8 @@ def export(
     if unknown or not formats:
         raise ValueError(f"formats must be a non-empty subset of {FORMATS}, got {list(formats)}")
     out = Path(out_dir)
-    for parent in (out, *out.parents):
-        if parent.exists():
-            if not parent.is_dir():
-                raise ValueError(f"output must be a folder, but {parent} is a file" + ("" if parent == out else f" (in {out})"))
-            break
     formats = list(dict.fromkeys(formats))  # unique, in order
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise ExportError(f"cannot create the output folder {out}: {_describe(err)}") from err
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise ExportError(f"cannot write into the output folder {out}: permission denied")
-    clean_leftovers(out, OUTPUT_NAMES.values())
-    previous = read_manifest(out)
-    old_names = [name for name in (*OUTPUT_NAMES.values(), *DERIVED_NAMES) if (out / name).exists()]
-    if previous is not None:
-        old_names += [name for name in previous.get("outputs", {}).values() if isinstance(name, str) and "/" not in name]
-    old_names = [n for n in dict.fromkeys(old_names) if (out / n).exists() or (out / n).is_symlink()]
-    if (previous is not None or any(n in OUTPUT_NAMES.values() for n in old_names)) and not overwrite:
-        what = f"the export of run {previous['run_id']}" if previous is not None else f"an export ({', '.join(old_names)})"
-        raise FileExistsError(
-            f"{out} already holds {what}; choose another folder, or overwrite=True (--overwrite) to replace it"
-        )
-
+    old_names = check_output_dir(out, overwrite)
     plan: dict[str, Any] = {
         "source": source,
         "camera_scale": camera_scale,

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from vggt_py.errors import OutputError
 from vggt_py.utils.io import atomic_write_text
 
 __all__ = [
@@ -52,7 +53,7 @@ STAGING_PREFIX = ".vggt-staging-"
 PREVIOUS_PREFIX = ".vggt-previous-"
 
 
-class ExportError(RuntimeError):
+class ExportError(OutputError):
     """An export could not be written or did not read back; the output folder was left unchanged."""
 
 
