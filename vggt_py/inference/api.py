@@ -192,7 +192,7 @@ def load_default_model(
 
     Emits no warning: callers tell people about ``choice.notice()`` when ``choice.is_fallback``.
     """
-    from vggt_py.hub import WeightsNotAvailableError
+    from vggt_py.hub import WeightsFileError, WeightsNotAvailableError
 
     choice = resolve_default_model(offline=offline, probe_timeout=probe_timeout)
     if not choice.is_fallback:
@@ -200,6 +200,8 @@ def load_default_model(
             return _from_spec(DEFAULT_MODEL, device, local_files_only=offline or choice.cached), choice
         except WeightsNotAvailableError as err:  # reachable hub, but the download was refused or failed
             choice = ModelChoice(bundled_spec(), f"it could not be fetched ({_one_line(err)})")
+        except WeightsFileError as err:  # e.g. a truncated download in the Hugging Face cache
+            choice = ModelChoice(bundled_spec(), f"its weights cannot be used ({_one_line(err)})")
     return _from_spec(choice.spec, device), choice
 
 
