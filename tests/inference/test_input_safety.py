@@ -50,3 +50,15 @@ def test_float64_images_run_like_float32() -> None:
         a = model(images)
         b = model(images.double())
     torch.testing.assert_close(a.depth, b.depth, rtol=0, atol=0)
+
+
+def test_api_refuses_query_points_outside_the_image(tmp_path: Path) -> None:
+    from helpers import write_photos
+    from vggt_py import VGGT, VGGTConfig
+    from vggt_py.inference.api import reconstruct
+
+    torch.manual_seed(0)
+    model = VGGT(VGGTConfig.from_preset("tiny").replace(img_size=28)).eval()
+    photos = write_photos(tmp_path / "p", (30, 20), 2)
+    with pytest.raises(ValueError, match=r"\(5000, 3\) lie outside the first image \(30 x 20"):
+        reconstruct(photos, model, query_points=np.array([[5.0, 3.0], [5000.0, 3.0]]), device="cpu")
