@@ -121,3 +121,25 @@ def test_binary_config_file(tmp_path: Path) -> None:
     path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe")
     with pytest.raises(ValueError, match="not a JSON config file"):
         VGGTConfig.from_json(path)
+
+
+def test_training_scenes_refuse_camera_matrices_that_are_not_rotations(tmp_path: Path) -> None:
+    import numpy as np
+
+    from vggt_py.data.scene import ArrayScene, SceneError
+    from vggt_py.data.scene_folder import read_scene_folder, write_scene_folder
+    from vggt_py.data.synthetic import SceneConfig, generate_scene
+
+    scene = generate_scene(SceneConfig.preset("easy", num_frames=2, height=28, width=28, num_tracks=0), 0)
+    folder = write_scene_folder(scene, tmp_path / "scene")
+    cameras = json.loads((folder / "cameras.json").read_text())
+    extrinsics = np.asarray(cameras["frames"][1]["extrinsics"])
+    extrinsics[:, :3] *= 2.0  # a scaled "rotation"
+    cameras["frames"][1]["extrinsics"] = extrinsics.tolist()
+    (folder / "cameras.json").write_text(json.dumps(cameras))
+    with pytest.raises(ValueError, match=r"cameras\.json.*not a rotation"):
+        read_scene_folder(folder)
+    bad = np.array(scene.extrinsics, dtype=np.float64)
+    bad[0, :, :3] = np.diag([1.0, 1.0, -1.0])  # a reflection
+    with pytest.raises(SceneError, match=r"frame 0.*determinant -1"):
+        ArrayScene("s", scene.images, scene.intrinsics, bad, scene.depths)
