@@ -310,7 +310,7 @@ def _type_ok(value: Any, hint: Any) -> bool:
 
 def _hint_name(hint: Any) -> str:
     if typing.get_origin(hint) is Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
+        return " or ".join(repr(a) for a in typing.get_args(hint))
     return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
 
 
