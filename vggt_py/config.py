@@ -256,7 +256,7 @@ class VGGTConfig:
             with open(path, encoding="utf-8") as fh:
                 data = json.load(fh)
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ValueError(f"{path}: not a JSON config file ({err}); expected a UTF-8 JSON object") from err
+            raise ValueError(f"{path}: not a JSON config file (not valid JSON: {err}); expected a UTF-8 JSON object") from err
         try:
             return cls.from_dict(data)
         except ValueError as err:
