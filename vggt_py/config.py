@@ -18,6 +18,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -133,7 +135,8 @@ class VGGTConfig:
 
     # ------------------------------------------------------------------ checks
     def validate(self) -> None:
-        """Raise ``ValueError`` if the dimensions do not fit together."""
+        """Raise ``ValueError`` if a field has the wrong type (naming it) or the dimensions do not fit together."""
+        _check_field_types(self, "")
         pe, agg = self.patch_embed, self.aggregator
         if self.patch_size <= 0 or self.img_size <= 0 or self.img_size % self.patch_size:
             raise ValueError(
@@ -252,9 +255,12 @@ class VGGTConfig:
         try:
             with open(path, encoding="utf-8") as fh:
                 data = json.load(fh)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: not valid JSON ({err})") from err
-        return cls.from_dict(data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"{path}: not a JSON config file (not valid JSON: {err}); expected a UTF-8 JSON object") from err
+        try:
+            return cls.from_dict(data)
+        except ValueError as err:
+            raise ValueError(f"{path}: {err}") from err
 
     def to_json(self, path: str | os.PathLike[str]) -> None:
         from vggt_py.utils.io import atomic_write_text
@@ -272,6 +278,56 @@ class VGGTConfig:
     def replace(self, **changes: Any) -> "VGGTConfig":
         """A copy with top-level fields replaced (sections are deep-copied)."""
         return VGGTConfig.from_dict({**self.to_dict(), **changes})
+
+
+def _type_ok(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return True
+    if origin is Literal:
+        return value in typing.get_args(hint)
+    if origin in (tuple, list):
+        args = typing.get_args(hint)
+        if not isinstance(value, (tuple, list)):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_type_ok(v, args[0]) for v in value)
+        return len(args) == len(value) and all(_type_ok(v, a) for v, a in zip(value, args))
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, a) for a in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(hint, type):
+        return isinstance(value, hint)
+    return True
+
+
+def _hint_name(hint: Any) -> str:
+    if typing.get_origin(hint) is Literal:
+        return " or ".join(repr(a) for a in typing.get_args(hint))
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
+def _check_field_types(obj: Any, prefix: str) -> None:
+    """Raise ``ValueError`` naming the first field of ``obj`` (a config dataclass) whose value has the wrong type."""
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        value, hint = getattr(obj, f.name), hints[f.name]
+        name = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(hint):
+            if not isinstance(value, hint):
+                raise ValueError(f"config field {name!r} must be an object, got {value!r}")
+            _check_field_types(value, f"{name}.")
+        elif not _type_ok(value, hint):
+            raise ValueError(
+                f"config field {name!r} must be {_hint_name(hint)}, got {value!r} ({type(value).__name__})"
+            )
 
 
 def _build_section(kind: type[_T], values: dict[str, Any], name: str) -> _T:

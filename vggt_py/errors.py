@@ -15,8 +15,11 @@ a traceback. Each class also derives from the builtin exception it has always be
     |   +-- vggt_py.data.scene.SceneError
     |   +-- vggt_py.data.scene_folder.SceneFolderError
     +-- ModelUnavailableError (FileNotFoundError)   weights or a bundled model that cannot be found
-        +-- vggt_py.hub.WeightsNotAvailableError
-        +-- vggt_py.bundled.BundledModelNotFoundError
+    |   +-- vggt_py.hub.WeightsNotAvailableError
+    |   +-- vggt_py.bundled.BundledModelNotFoundError
+    +-- OutputError (OSError)                 an output that cannot be written (full disk, permissions)
+        +-- OutputExistsError (FileExistsError)   a folder holding another run's output, no overwrite
+        +-- vggt_py.inference.export_transaction.ExportError
 
 Programming errors (a wrong type, a broken invariant) stay plain ``TypeError`` / ``ValueError`` /
 ``AssertionError`` and keep their traceback.
@@ -24,7 +27,7 @@ Programming errors (a wrong type, a broken invariant) stay plain ``TypeError`` /
 
 from __future__ import annotations
 
-__all__ = ["InputError", "ModelUnavailableError", "VGGTError"]
+__all__ = ["InputError", "ModelUnavailableError", "OutputError", "OutputExistsError", "VGGTError"]
 
 
 class VGGTError(Exception):
@@ -37,3 +40,11 @@ class InputError(VGGTError, ValueError):
 
 class ModelUnavailableError(VGGTError, FileNotFoundError):
     """A model (weights, config or bundled model) that cannot be found locally or downloaded."""
+
+
+class OutputError(VGGTError, OSError):
+    """An output that cannot be written: a full disk, a read-only or non-writable target, a path under a file."""
+
+
+class OutputExistsError(OutputError, FileExistsError):
+    """The target holds the output of another run and overwriting was not asked for."""

@@ -18,13 +18,15 @@ import torch
 from vggt_py.bundled import bundled_model_dir, parse_bundled_spec
 from vggt_py.config import VGGTConfig
 from vggt_py.convert import convert_state_dict, unwrap_checkpoint
-from vggt_py.errors import ModelUnavailableError
+from vggt_py.errors import InputError, ModelUnavailableError
 from vggt_py.utils.io import atomic_path, atomic_write_text
 
 __all__ = [
     "PretrainedMixin",
     "WEIGHT_FILES",
+    "WeightsFileError",
     "WeightsNotAvailableError",
+    "check_weights",
     "load_pretrained",
     "load_state_dict_strict",
     "load_weights_file",
@@ -40,6 +42,10 @@ WEIGHT_FILES = ("model.safetensors", "model.pt", "pytorch_model.bin")
 
 class WeightsNotAvailableError(ModelUnavailableError):
     """The weights could not be found locally and could not be downloaded."""
+
+
+class WeightsFileError(InputError):
+    """A weights file that cannot be used: corrupt, truncated, empty, integer or non-finite tensors."""
 
 
 def _looks_like_path(name: str) -> bool:
@@ -137,12 +143,48 @@ def load_weights_file(path: str | os.PathLike[str], device: torch.device | str =
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        return load_file(str(path), device=str(device))
+        try:
+            size = path.stat().st_size
+            if size == 0:
+                raise WeightsFileError(f"{path}: the weights file is empty (0 bytes); expected a safetensors file")
+            return load_file(str(path), device=str(device))
+        except WeightsFileError:
+            raise
+        except Exception as err:  # SafetensorError, OSError, header JSON errors: no file name in them
+            raise WeightsFileError(
+                f"{path}: not a readable safetensors file ({size:,} bytes; {str(err).strip() or type(err).__name__}); "
+                "it may be truncated or corrupt; expected a file written by safetensors (VGGT.save_pretrained)"
+            ) from err
     try:
         obj = torch.load(path, map_location=device, weights_only=True)
     except Exception as err:  # pickle errors carry no file name
         raise ValueError(f"{path}: cannot read as a weights-only torch checkpoint ({err})") from err
     return unwrap_checkpoint(obj)
+
+
+def check_weights(state_dict: Mapping[str, torch.Tensor], path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """Refuse integer/bool or non-finite tensors (naming the first); half precision becomes float32 (exact).
+
+    The model's parameters and buffers are all floating point, so an integer tensor means a wrong
+    file; NaN or infinite weights would only show up later as "nothing to export".
+    """
+    out: dict[str, torch.Tensor] = {}
+    for key, tensor in state_dict.items():
+        if not (tensor.is_floating_point() or tensor.is_complex()):
+            raise WeightsFileError(
+                f"{path}: tensor {key!r} has dtype {str(tensor.dtype).replace('torch.', '')}; "
+                "expected floating-point weights (float32, float16 or bfloat16)"
+            )
+        if tensor.dtype in (torch.float16, torch.bfloat16):
+            tensor = tensor.float()  # every half value is exactly a float32 value
+        if tensor.numel() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise WeightsFileError(
+                f"{path}: tensor {key!r} holds {bad:,} non-finite value(s) (NaN or inf) of {tensor.numel():,}; "
+                "expected finite weights (the file is damaged or from a diverged training run)"
+            )
+        out[key] = tensor
+    return out
 
 
 def load_state_dict_strict(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], assign: bool = False) -> None:
@@ -195,6 +237,7 @@ def load_pretrained(
     if config is None:
         config = VGGTConfig.from_json(config_path) if config_path is not None else VGGTConfig()
     state_dict = convert_state_dict(load_weights_file(weights_path, device=device), config)
+    state_dict = check_weights(state_dict, weights_path)
     if dtype is not None:
         state_dict = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state_dict.items()}
     with torch.device("meta"):

@@ -244,6 +244,8 @@ class VGGT(PretrainedMixin, nn.Module):
             raise ValueError(f"images must be [S, 3, H, W] or [B, S, 3, H, W], got shape {tuple(images.shape)}")
         if not images.is_floating_point():
             raise ValueError(f"images must be a floating-point tensor in [0, 1], got dtype {images.dtype}")
+        if images.dtype == torch.float64:  # values in [0, 1] are kept to float32 precision, as the weights
+            images = images.to(torch.float32)
         batch, frames, channels, height, width = images.shape
         if batch == 0 or frames == 0:
             raise ValueError(f"images must hold at least one scene and one frame, got shape {tuple(images.shape)}")

@@ -60,3 +60,14 @@ def test_cli_missing_npz(tmp_path, capsys):
     assert main(["check", str(tmp_path)]) == 2
     assert "reconstruction.npz" in capsys.readouterr().err
     assert main(["check", str(tmp_path / "missing.npz")]) == 2
+
+
+def test_cli_json_target_that_cannot_be_written(scene: Reconstruction, tmp_path, capsys):
+    from vggt_py.inference.export import export_npz
+
+    path = export_npz(scene, tmp_path / "rec.npz")
+    (tmp_path / "file").write_text("x")
+    for target in (tmp_path / "file" / "report.json", tmp_path):  # under a file; a folder
+        assert main(["check", str(path), "--checks", "depth", "--json", str(target)]) == 2
+        err = capsys.readouterr().err
+        assert "cannot write the report" in err and "Traceback" not in err

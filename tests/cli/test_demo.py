@@ -14,7 +14,7 @@ from vggt_py.data import read_scene_folder
 from vggt_py.inference.demo import DEFAULT_SEED, REPORT_NAME
 from vggt_py.inference.export import load_npz
 
-OUTPUTS = ["reconstruction.npz", "report.json", "scene", "scene.glb"]
+OUTPUTS = ["reconstruction.npz", "report.json", "scene", "scene.glb", "vggt-export.json"]
 
 
 @pytest.fixture(autouse=True)

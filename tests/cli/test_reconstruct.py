@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,13 @@ def test_reconstruct_writes_every_format(model_dir: Path, tmp_path: Path, capsys
     pycolmap = pytest.importorskip("pycolmap")
     out = tmp_path / "out"
     assert run("reconstruct", ROOM, "-o", out, "--model", model_dir, "--device", "cpu", "--offline") == 0
-    assert sorted(p.name for p in out.iterdir()) == ["points.ply", "reconstruction.npz", "scene.glb", "sparse"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "points.ply",
+        "reconstruction.npz",
+        "scene.glb",
+        "sparse",
+        "vggt-export.json",
+    ]
     sparse = pycolmap.Reconstruction(str(out / "sparse"))
     assert sparse.num_images() == 8
     rec = load_npz(out / "reconstruction.npz")
@@ -46,7 +53,7 @@ def test_reconstruct_options(model_dir: Path, tmp_path: Path) -> None:
     argv = ["reconstruct", photos, "-o", out, "--model", model_dir, "--device", "cpu", "--formats", "glb, npz"]
     argv += ["--mode", "pad", "--points", "head", "--conf-threshold", "0", "--max-frames", "3", "--chunk", "1"]
     assert run(*argv, "--dtype", "fp32") == 0
-    assert sorted(p.name for p in out.iterdir()) == ["reconstruction.npz", "scene.glb"]
+    assert sorted(p.name for p in out.iterdir()) == ["reconstruction.npz", "scene.glb", "vggt-export.json"]
     rec = load_npz(out / "reconstruction.npz")
     assert rec.names == ["00.png", "02.png", "04.png"]
     assert rec.point_source == "head" and rec.metadata["mode"] == "pad"
@@ -240,3 +247,37 @@ def test_refine_on_copies_of_one_photo_is_declined(model_dir: Path, tmp_path: Pa
     text = " ".join(capsys.readouterr().out.split())
     assert "bundle adjustment" in text and "refined (" not in text
     assert "rejected:" in text or "not refined:" in text
+
+
+def test_rerun_into_an_export_needs_overwrite_and_replaces_it_whole(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    photos = write_photos(tmp_path / "photos", (150, 200), count=2)
+    out = tmp_path / "out"
+    argv = ["reconstruct", photos, "-o", out, "--model", model_dir, "--device", "cpu"]
+    assert run(*argv, "--formats", "glb,npz") == 0
+    (out / "consistency.json").write_text("{}")  # `vggt-py check` of the first run
+    capsys.readouterr()
+    assert run(*argv, "--formats", "npz") == 2
+    err = capsys.readouterr().err
+    assert "already holds the export of run" in err and "--overwrite" in err and "Traceback" not in err
+    assert run(*argv, "--formats", "npz", "--overwrite") == 0
+    assert sorted(p.name for p in out.iterdir()) == ["reconstruction.npz", "vggt-export.json"]
+
+
+def test_output_under_a_file_or_read_only(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    photos = write_photos(tmp_path / "photos", (150, 200), count=2)
+    (tmp_path / "file").write_text("x")
+    argv = ["reconstruct", photos, "--model", model_dir, "--device", "cpu", "-o"]
+    assert run(*argv, tmp_path / "file" / "out") == 2
+    assert "is a file" in capsys.readouterr().err
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as a user who can write anywhere (root)")
+        assert run(*argv, locked) == 2
+        assert "cannot write into the output folder" in capsys.readouterr().err
+    finally:
+        locked.chmod(0o700)

@@ -212,8 +212,8 @@ def test_colmap_bad_inputs(recs: dict, tmp_path: Path) -> None:
     rec = recs["landscape", "crop"]
     with pytest.raises(ValueError, match="camera_model"):
         to_colmap(rec, camera_model="FISHEYE")
-    with pytest.raises(ValueError, match="unique image names"):
-        to_colmap(dataclasses.replace(rec, names=["a.png", "a.png"]))
+    model = to_colmap(dataclasses.replace(rec, names=["a.png", "a.png"]))  # same file given twice
+    assert sorted(image.name for image in model.images.values()) == ["a.png", "a~2.png"]
     broken = rec.intrinsics.copy()
     broken[1, 0, 0] = np.inf  # a random model can predict fov = 0
     with pytest.raises(ValueError, match=r"frames \[1\] have degenerate intrinsics"):
@@ -364,7 +364,10 @@ def test_export_writes_every_format_atomically(recs: dict, tmp_path: Path) -> No
     assert pycolmap.Reconstruction(str(written["colmap"])).num_points3D() == 200
     assert len(trimesh.load(written["ply"]).vertices) == 1000
     only = export(rec, tmp_path / "only", formats=["npz"])
-    assert list(only) == ["npz"] and [p.name for p in (tmp_path / "only").iterdir()] == ["reconstruction.npz"]
+    assert list(only) == ["npz"] and sorted(p.name for p in (tmp_path / "only").iterdir()) == [
+        "reconstruction.npz",
+        "vggt-export.json",
+    ]
 
 
 def test_export_bad_arguments(recs: dict, tmp_path: Path) -> None:

@@ -43,3 +43,37 @@ def test_rejects_files_that_are_not_training_checkpoints(tmp_path, micro_model):
     broken.write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="cannot read training checkpoint"):
         load_training_checkpoint(broken, module, optimizer, scheduler, context)
+
+
+def _save(path, module):
+    from vggt_py.training.checkpoint import save_training_checkpoint
+
+    optimizer = torch.optim.AdamW(module.parameters())
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    save_training_checkpoint(path, module, optimizer, scheduler, {"step": 1}, init_distributed("cpu"))
+
+
+def test_full_disk_while_checkpointing_names_the_file_and_keeps_the_old_one(tmp_path, monkeypatch):
+    from vggt_py.errors import OutputError
+
+    module = torch.nn.Linear(2, 2)
+    path = tmp_path / "checkpoints" / "last.pt"
+    _save(path, module)
+    before = path.read_bytes()
+    stale = path.parent / ".last.pt.killed.tmp"  # what a SIGKILL during torch.save leaves
+    stale.write_bytes(b"partial")
+
+    def full_disk(payload, f, *args, **kwargs):
+        with open(f, "wb") as fh:
+            fh.write(b"PK partial")
+        raise RuntimeError("[enforce fail at inline_container.cc:603] . unexpected pos 64 vs 0: file write failed")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(OutputError, match=r"could not write the training checkpoint .*last\.pt \(.*file write failed"):
+        _save(path, module)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == ["last.pt"]  # no .tmp: neither ours nor the stale one
+    monkeypatch.undo()
+    stale.write_bytes(b"partial")
+    _save(path, module)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["last.pt"]

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from typing import Any
 
 from vggt_py.cli.common import CLIError
 from vggt_py.errors import VGGTError
@@ -52,8 +55,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``vggt-py`` with ``argv`` (default: ``sys.argv[1:]``) and return its exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = _on_sigterm(_raise_terminated)
     try:
         return int(args.func(args) or 0)
     except VGGTError as err:  # CLIError, and the library's errors a person can act on
         print(f"vggt-py {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: the library's cleanup (finally blocks) has run
+        print(f"vggt-py {args.command}: interrupted; nothing half-written was left in place", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except Terminated:
+        print(f"vggt-py {args.command}: terminated; nothing half-written was left in place", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    finally:
+        _on_sigterm(previous)
+
+
+class Terminated(BaseException):
+    """Raised in the main thread on SIGTERM, so that cleanup runs as for Ctrl-C."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def _on_sigterm(handler: Any) -> Any:
+    """Install ``handler`` for SIGTERM (main thread only); returns the previous one."""
+    if handler is None or threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, handler)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -128,6 +129,10 @@ def run_check(args: argparse.Namespace) -> int:
     report.print_table()
     if not args.no_json:
         out = args.json if args.json is not None else path.parent / REPORT_NAME
-        atomic_write_text(out, json.dumps(report.to_dict(), indent=2) + "\n")
+        try:
+            atomic_write_text(out, json.dumps(report.to_dict(), indent=2) + "\n")
+        except OSError as err:  # a folder, a path under a file, read-only, full disk
+            reason = os.strerror(err.errno).lower() if err.errno else str(err)
+            raise CLIError(f"cannot write the report {out}: {reason} ({err.filename or out}); expected a writable file path") from err
         print(f"wrote {out}")
     return 1 if args.strict and not report.ok else 0

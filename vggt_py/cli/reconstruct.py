@@ -67,12 +67,18 @@ def _confidence_filter(args: argparse.Namespace) -> tuple[float | None, float | 
 def run_reconstruct(args: argparse.Namespace) -> int:
     """Run the command; under ``torchrun --nproc-per-node=N`` the frames are split across the N processes
     (exact global attention, see :mod:`vggt_py.parallel`) and rank 0 writes the one reconstruction."""
+    from vggt_py.inference.export import check_output_dir
+
     formats = _parse_formats(args.formats)
     threshold, percentile, filter_text = _confidence_filter(args)
     source = check_input(args.input)
     out_dir: Path = args.output
     if out_dir.exists() and not out_dir.is_dir():
         raise CLIError(f"-o {out_dir}: exists and is not a folder")
+    try:  # before the model runs: a folder holding another run needs --overwrite
+        check_output_dir(out_dir, overwrite=args.overwrite)
+    except (ValueError, FileExistsError) as err:
+        raise CLIError(f"-o {out_dir}: " + str(err).replace("overwrite=True (--overwrite)", "--overwrite")) from err
     context = _join_group(args.device)
     try:
         if context is not None and not context.is_main:
@@ -145,23 +151,27 @@ def _reconstruct_and_write(
                 mask = consistent_mask(rec)
             filter_text += " and multi-view consistent"
         with stage(progress, "Exporting", total=len(formats), times=times, key="export") as task:
-            for fmt in formats:
+
+            def on_format(fmt: str) -> None:
+                if fmt != formats[0]:
+                    progress.advance(task)
                 progress.update(task, description=f"Writing {OUTPUT_NAMES[fmt]}")
-                try:
-                    written.update(
-                        export(
-                            rec,
-                            out_dir,
-                            (fmt,),
-                            conf_threshold=threshold,
-                            conf_percentile=percentile,
-                            mask=mask,
-                            colmap_max_points=_COLMAP_MAX_POINTS,
-                        )
-                    )
-                except (ImportError, ValueError) as err:
-                    raise CLIError(f"{fmt} export failed: {err}") from err
-                progress.advance(task)
+
+            try:  # one transaction: all formats or none, verified, then swapped in
+                written = export(
+                    rec,
+                    out_dir,
+                    formats,
+                    conf_threshold=threshold,
+                    conf_percentile=percentile,
+                    mask=mask,
+                    colmap_max_points=_COLMAP_MAX_POINTS,
+                    overwrite=args.overwrite,
+                    on_format=on_format,
+                )
+            except (ImportError, ValueError) as err:
+                raise CLIError(f"export failed: {err}; {out_dir} was left unchanged") from err
+            progress.advance(task)
             progress.update(task, description="Exporting")
     kept = len(select_points(rec, threshold, percentile, mask=mask))
     _print_summary(rec, written, kept, int(rec.content_mask().sum()), filter_text, times, source, notes)
@@ -256,6 +266,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("input", nargs="+", type=Path, metavar="INPUT", help="image folder, image files or a video")
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="output folder")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the export already in OUT (without it a folder holding one is refused)",
+    )
     parser.add_argument(
         "--formats",
         default=",".join(FORMATS),

@@ -20,7 +20,17 @@ from vggt_py.data.synthetic import SyntheticScene
 from vggt_py.errors import InputError
 from vggt_py.geometry.pixels import MIN_DEPTH
 
-__all__ = ["VALID_DEPTH", "ArrayScene", "Frame", "Scene", "SceneError", "pixels_to_world", "world_to_pixels"]
+__all__ = [
+    "ROTATION_TOLERANCE",
+    "VALID_DEPTH",
+    "ArrayScene",
+    "Frame",
+    "Scene",
+    "SceneError",
+    "pixels_to_world",
+    "rotation_problem",
+    "world_to_pixels",
+]
 
 VALID_DEPTH = MIN_DEPTH
 """Depth values at or below this are "unknown" throughout the data pipeline (the package-wide minimum depth)."""
@@ -100,6 +110,25 @@ def _check_cameras(name: str, intrinsics: np.ndarray, extrinsics: np.ndarray) ->
         raise SceneError(name, None, "cameras contain NaN or infinite values")
     if not ((intrinsics[:, 0, 0] > 0).all() and (intrinsics[:, 1, 1] > 0).all()):
         raise SceneError(name, None, "focal lengths must be positive")
+    for i, rotation in enumerate(extrinsics[:, :, :3]):
+        problem = rotation_problem(rotation)
+        if problem:
+            raise SceneError(name, None, f"frame {i}: the extrinsics' 3x3 part is not a rotation ({problem})")
+
+
+ROTATION_TOLERANCE = 1e-3  # |R^T R - I| and |det R - 1| allowed (cameras stored as float32 text)
+
+
+def rotation_problem(rotation: np.ndarray) -> str | None:
+    """Why ``rotation`` ([3, 3]) is not a rotation matrix (orthonormal, determinant +1), or None."""
+    r = np.asarray(rotation, dtype=np.float64)
+    off = float(np.abs(r.T @ r - np.eye(3)).max())
+    det = float(np.linalg.det(r))
+    if off > ROTATION_TOLERANCE:
+        return f"R^T R differs from the identity by {off:.3g}; scale or shear in the camera matrix?"
+    if abs(det - 1.0) > ROTATION_TOLERANCE:
+        return f"determinant {det:.3g}, expected +1 (a reflection?)"
+    return None
 
 
 class ArrayScene(Scene):

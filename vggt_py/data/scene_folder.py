@@ -46,6 +46,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
+from vggt_py.data.scene import rotation_problem
 from vggt_py.data.synthetic import SyntheticScene
 from vggt_py.errors import InputError
 
@@ -223,6 +224,9 @@ def _parse_frame(root: Path, index: int, frame: object) -> tuple[str, int, int, 
         raise _fail(root, where, "intrinsics and extrinsics must be finite")
     if not (K[0, 0] > 0 and K[1, 1] > 0 and np.allclose(K[2], [0.0, 0.0, 1.0])):
         raise _fail(root, where, "intrinsics need positive focal lengths and last row [0, 0, 1]")
+    problem = rotation_problem(E[:, :3])
+    if problem:
+        raise _fail(root, where, f"the extrinsics' 3x3 part is not a rotation ({problem})")
     if width < 1 or height < 1:
         raise _fail(root, where, f"width and height must be positive, got {width}x{height}")
     if not isinstance(frame["file"], str) or not frame["file"]:

@@ -197,7 +197,7 @@ def load_default_model(
 
     Emits no warning: callers tell people about ``choice.notice()`` when ``choice.is_fallback``.
     """
-    from vggt_py.hub import WeightsNotAvailableError
+    from vggt_py.hub import WeightsFileError, WeightsNotAvailableError
 
     choice = resolve_default_model(offline=offline, probe_timeout=probe_timeout)
     if not choice.is_fallback:
@@ -205,6 +205,8 @@ def load_default_model(
             return _from_spec(DEFAULT_MODEL, device, local_files_only=offline or choice.cached), choice
         except WeightsNotAvailableError as err:  # reachable hub, but the download was refused or failed
             choice = ModelChoice(bundled_spec(), f"it could not be fetched ({_one_line(err)})")
+        except WeightsFileError as err:  # e.g. a truncated download in the Hugging Face cache
+            choice = ModelChoice(bundled_spec(), f"its weights cannot be used ({_one_line(err)})")
     return _from_spec(choice.spec, device), choice
 
 
@@ -432,6 +434,21 @@ def _queries_to_model(batch: ImageBatch, query_points: np.ndarray | torch.Tensor
     q = np.asarray(query_points, dtype=np.float64)
     if q.ndim != 2 or q.shape[1] != 2 or len(q) == 0:
         raise ValueError(f"query_points must be [N, 2] pixels (x, y), got shape {q.shape}")
+    from vggt_py.errors import InputError
+    from vggt_py.inference.queries import points_cropped_away, points_outside_image
+
+    if not np.isfinite(q).all():
+        raise InputError("query_points must be finite pixel coordinates; got NaN or infinite values")
+    width, height = batch.original_sizes[0]
+    outside = [f"({x:g}, {y:g})" for x, y in q[points_outside_image(batch, q, 0)]]
+    if outside:
+        raise InputError(
+            f"query point(s) {', '.join(outside[:3])} lie outside the first image ({width} x {height} pixels, "
+            "x in [0, width - 1], y in [0, height - 1])"
+        )
+    cropped = [f"({x:g}, {y:g})" for x, y in q[points_cropped_away(batch, q, 0)]]
+    if cropped:
+        raise InputError(f"query point(s) {', '.join(cropped[:3])} are cropped away by mode {batch.mode!r}; use 'pad'")
     return batch.to_model(q, 0).astype(np.float32)
 
 

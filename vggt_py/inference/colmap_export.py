@@ -23,7 +23,7 @@ from vggt_py.inference.selection import PointSelection, check_exportable, select
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import pycolmap
 
-__all__ = ["COLMAP_CAMERA_MODELS", "colmap_camera_params", "export_colmap", "to_colmap"]
+__all__ = ["COLMAP_CAMERA_MODELS", "colmap_camera_params", "export_colmap", "to_colmap", "unique_image_names"]
 
 # Supported COLMAP models; distortion parameters are written as zeros (VGGT predicts pinhole cameras).
 COLMAP_CAMERA_MODELS: tuple[str, ...] = ("PINHOLE", "SIMPLE_PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV")
@@ -49,9 +49,6 @@ def colmap_camera_params(model: str, intrinsics: np.ndarray) -> list[float]:
 def _check_colmap_inputs(rec: Reconstruction, camera_model: str, shared_camera: bool, k_orig: np.ndarray) -> None:
     if camera_model not in COLMAP_CAMERA_MODELS:
         raise ValueError(f"camera_model must be one of {COLMAP_CAMERA_MODELS}, got {camera_model!r}")
-    if len(set(rec.names)) != len(rec.names):
-        duplicates = sorted({n for n in rec.names if rec.names.count(n) > 1})
-        raise ValueError(f"COLMAP needs unique image names; these appear more than once: {duplicates}")
     focal = k_orig[:, [0, 1], [0, 1]]
     bad = [i for i in range(len(rec)) if not (np.isfinite(k_orig[i]).all() and (focal[i] > 0).all())]
     if bad:
@@ -65,6 +62,30 @@ def _check_colmap_inputs(rec: Reconstruction, camera_model: str, shared_camera: 
     if shared_camera and len({tuple(size) for size in rec.original_sizes.tolist()}) > 1:
         sizes = sorted({tuple(size) for size in rec.original_sizes.tolist()})
         raise ValueError(f"shared_camera=True needs images of one size, got sizes {sizes}")
+
+
+def unique_image_names(names: list[str]) -> list[str]:
+    """COLMAP image names: ``names`` with repeats renamed ``stem~2.ext``, ``stem~3.ext``... (first kept).
+
+    The same file given twice, or two photos of one name from different folders, would otherwise
+    make COLMAP refuse the model; a renamed frame no longer matches a file name in an image folder.
+    """
+    taken = set(names)
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        count = seen.get(name, 0) + 1
+        seen[name] = count
+        if count == 1:
+            out.append(name)
+            continue
+        stem, dot, ext = name.rpartition(".") if "." in name else (name, "", "")
+        k = count
+        while (candidate := f"{stem}~{k}{dot}{ext}") in taken:
+            k += 1
+        taken.add(candidate)
+        out.append(candidate)
+    return out
 
 
 def to_colmap(
@@ -84,7 +105,7 @@ def to_colmap(
     * Cameras: ``camera_model`` with the predicted pinhole intrinsics mapped to original pixels and the
       principal point shifted by +0.5 (COLMAP puts pixel centres at half-integers), size = original
       size. One camera per image (ids 1..S), or one shared camera (mean intrinsics) with ``shared_camera``.
-    * Images: ids 1..S, names ``rec.names``, pose ``cam_from_world = rec.extrinsics`` (one trivial
+    * Images: ids 1..S, names ``rec.names`` (repeats made unique, :func:`unique_image_names`), pose ``cam_from_world = rec.extrinsics`` (one trivial
       rig and frame each, as COLMAP 3.12+ stores poses).
     * Points: each kept pixel (:func:`select_points`) becomes a 3-D point with one observation, in its
       source frame at the original pixel position of that model pixel, +0.5. With ``source="depth"`` the
@@ -98,13 +119,14 @@ def to_colmap(
     _check_colmap_inputs(rec, camera_model, shared_camera, k_orig)
     if selection is None:
         selection = select_points(rec, conf_threshold, conf_percentile, source, mask, max_points, seed)
+    names = unique_image_names(list(rec.names))
     model = pycolmap.Reconstruction()
     camera_ids = _add_cameras(pycolmap, model, rec, k_orig, camera_model, shared_camera)
     for i in range(len(rec)):
         in_frame = np.flatnonzero(selection.frames == i)
         model_xy = selection.pixels[in_frame].astype(np.float64)
         keypoints = model_to_original(rec.transforms[i], model_xy) + 0.5  # [m, 2] COLMAP pixels
-        image = pycolmap.Image(name=rec.names[i], keypoints=keypoints, camera_id=camera_ids[i], image_id=i + 1)
+        image = pycolmap.Image(name=names[i], keypoints=keypoints, camera_id=camera_ids[i], image_id=i + 1)
         pose = pycolmap.Rigid3d(
             pycolmap.Rotation3d(rec.extrinsics[i, :, :3].astype(np.float64)), rec.extrinsics[i, :, 3].astype(np.float64)
         )

@@ -320,7 +320,7 @@ def run_demo(
     with _timed(timings, "consistency", progress, "Consistency checks"):
         consistency = rec.check()
     with _timed(timings, "export", progress, "Writing GLB and NPZ"):
-        written = export(rec, out, _EXPORT_FORMATS, conf_percentile=_CONF_PERCENTILE)
+        written = export(rec, out, _EXPORT_FORMATS, conf_percentile=_CONF_PERCENTILE, overwrite=overwrite)
     timings["total"] = time.perf_counter() - start
 
     report = DemoReport(

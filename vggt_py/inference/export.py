@@ -3,8 +3,10 @@
 The COLMAP writer lives in :mod:`~vggt_py.inference.colmap_export` and the point selection in
 :mod:`~vggt_py.inference.selection`; both are importable from here too.
 
-Every file is written atomically (a temporary name in the same folder, then ``os.replace``), so an
-interrupted export never leaves a truncated file behind.
+:func:`export` is one transaction (:mod:`~vggt_py.inference.export_transaction`, docs/guarantees.md):
+every format is written into a staging folder, read back, then swapped in with a manifest
+(``vggt-export.json``); a failure or a kill never leaves a truncated file or a mix of two runs.
+The single-format writers (:func:`export_glb`...) write their file atomically.
 
 Point selection is shared by all formats (:func:`select_points`): a point is kept when it shows
 image content (not padding), has positive finite depth and finite coordinates, passes the optional
@@ -49,14 +51,28 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+import shutil
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vggt_py.errors import InputError, OutputExistsError
 from vggt_py.geometry.pixels import MIN_DEPTH
 from vggt_py.inference.colmap_export import COLMAP_CAMERA_MODELS, export_colmap, to_colmap
+from vggt_py.inference.export_transaction import (
+    DERIVED_NAMES,
+    MANIFEST_NAME,
+    STAGING_PREFIX,
+    ExportError,
+    build_manifest,
+    clean_leftovers,
+    new_run_id,
+    read_manifest,
+    swap_in,
+    write_manifest,
+)
 from vggt_py.inference.reconstruction import PointSource, Reconstruction
 from vggt_py.inference.selection import PointSelection, check_exportable, select_points
 from vggt_py.utils.io import atomic_path, atomic_write_bytes
@@ -67,6 +83,11 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 __all__ = [
     "COLMAP_CAMERA_MODELS",
     "FORMATS",
+    "MANIFEST_NAME",
+    "VERIFIERS",
+    "check_output_dir",
+    "WRITERS",
+    "ExportError",
     "NPZ_FORMAT_VERSION",
     "OUTPUT_NAMES",
     "PointSelection",
@@ -375,6 +396,140 @@ def load_npz(path: str | os.PathLike[str]) -> Reconstruction:
 # Everything at once
 
 
+def _write_format(fmt: str, rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
+    """Write one format to ``path`` (a writer of :data:`WRITERS`)."""
+    WRITERS[fmt](rec, path, plan)
+
+
+def _write_glb(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
+    export_glb(rec, path, source=plan["source"], camera_scale=plan["camera_scale"], selection=plan["cloud"])
+
+
+def _write_ply(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
+    export_ply(rec, path, selection=plan["cloud"])
+
+
+def _write_colmap(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
+    export_colmap(
+        rec,
+        path,
+        binary=plan["colmap_binary"],
+        camera_model=plan["camera_model"],
+        shared_camera=plan["shared_camera"],
+        selection=plan["colmap_selection"],
+    )
+
+
+def _write_npz(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
+    export_npz(rec, path)
+
+
+def _verify_glb(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
+    import trimesh
+
+    scene = trimesh.load(path, file_type="glb", force="scene")
+    expected = len(plan["cloud"]) if plan["cloud"] is not None else 0
+    clouds = [g for g in scene.geometry.values() if isinstance(g, trimesh.PointCloud)]
+    found = sum(len(c.vertices) for c in clouds)
+    if found != expected:
+        raise ValueError(f"holds {found} points, expected {expected}")
+
+
+def _verify_ply(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
+    data = path.read_bytes()
+    end = data.find(b"end_header\n")
+    if not data.startswith(b"ply\n") or end < 0:
+        raise ValueError("no PLY header")
+    count = next(int(line.split()[2]) for line in data[:end].decode("ascii").splitlines() if line.startswith("element"))
+    expected = len(plan["cloud"])
+    body = len(data) - end - len(b"end_header\n")
+    if count != expected or body != 15 * expected:
+        raise ValueError(f"holds {count} vertices in {body} bytes, expected {expected} in {15 * expected}")
+
+
+def _verify_npz(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
+    back = load_npz(path)
+    if len(back) != len(rec) or back.depth.shape != rec.depth.shape:
+        raise ValueError(f"holds {len(back)} frames of {back.depth.shape}, expected {len(rec)} of {rec.depth.shape}")
+
+
+def _verify_colmap(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
+    from vggt_py.inference.pycolmap_support import import_pycolmap
+
+    pycolmap = import_pycolmap("The COLMAP export check")
+    model = pycolmap.Reconstruction(str(path))
+    found = (model.num_cameras(), model.num_images(), model.num_points3D())
+    expected = (1 if plan["shared_camera"] else len(rec), len(rec), len(plan["colmap_selection"]))
+    if found != expected:
+        raise ValueError(f"reads back {found} (cameras, images, points), expected {expected}")
+
+
+# Per format: write into a path, then read that path back and raise (any exception) if it is wrong.
+# A new format adds an entry to FORMATS, OUTPUT_NAMES, WRITERS and VERIFIERS.
+WRITERS: dict[str, Callable[[Reconstruction, Path, dict[str, Any]], None]] = {
+    "glb": _write_glb,
+    "ply": _write_ply,
+    "colmap": _write_colmap,
+    "npz": _write_npz,
+}
+VERIFIERS: dict[str, Callable[[Reconstruction, Path, dict[str, Any]], None]] = {
+    "glb": _verify_glb,
+    "ply": _verify_ply,
+    "colmap": _verify_colmap,
+    "npz": _verify_npz,
+}
+
+
+def _describe(err: BaseException) -> str:
+    if isinstance(err, OSError) and err.errno is not None:
+        return f"{os.strerror(err.errno).lower()} ({err.filename or err})" if err.filename else str(err)
+    return str(err) or type(err).__name__
+
+
+def check_output_dir(out_dir: str | os.PathLike[str], overwrite: bool = False) -> list[str]:
+    """Check that :func:`export` may write into ``out_dir``; returns the names of the export there.
+
+    Creates the folder, removes leftovers of killed runs (see
+    :func:`~vggt_py.inference.export_transaction.clean_leftovers`), and refuses a folder holding an
+    export (a manifest, or any file of :data:`OUTPUT_NAMES`) unless ``overwrite``. Call it before a
+    long computation to fail early; :func:`export` calls it again.
+
+    Raises:
+        ValueError: ``out_dir`` or a folder above it is a file.
+        OutputExistsError: ``out_dir`` holds an export and ``overwrite`` is False.
+        ExportError: the folder cannot be created or written into.
+    """
+    out = Path(out_dir)
+    for parent in (out, *out.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                where = "" if parent == out else f" (the output folder {out} would be under it)"
+                raise InputError(f"output must be a folder, but {parent} is a file{where}")
+            break
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ExportError(f"cannot create the output folder {out}: {_describe(err)}") from err
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ExportError(f"cannot write into the output folder {out}: permission denied (read-only or not yours)")
+    try:
+        clean_leftovers(out, OUTPUT_NAMES.values())
+    except OSError as err:
+        raise ExportError(f"cannot clean up an interrupted earlier run in {out}: {_describe(err)}") from err
+    previous = read_manifest(out)
+    old_names = [name for name in (*OUTPUT_NAMES.values(), *DERIVED_NAMES) if (out / name).exists()]
+    if previous is not None:
+        outputs = previous.get("outputs", {})
+        old_names += [n for n in (outputs.values() if isinstance(outputs, dict) else []) if isinstance(n, str) and "/" not in n]
+    old_names = [n for n in dict.fromkeys(old_names) if (out / n).exists() or (out / n).is_symlink()]
+    if (previous is not None or any(n in OUTPUT_NAMES.values() for n in old_names)) and not overwrite:
+        what = f"the export of run {previous['run_id']}" if previous is not None else f"an export ({', '.join(old_names)})"
+        raise OutputExistsError(
+            f"{out} already holds {what}; choose another folder, or overwrite=True (--overwrite) to replace it"
+        )
+    return old_names
+
+
 def export(
     rec: Reconstruction,
     out_dir: str | os.PathLike[str],
@@ -391,12 +546,30 @@ def export(
     shared_camera: bool = False,
     camera_scale: float | None = None,
     seed: int = 0,
+    overwrite: bool = False,
+    on_format: Callable[[str], None] | None = None,
 ) -> dict[str, Path]:
-    """Write ``formats`` into ``out_dir`` (names in :data:`OUTPUT_NAMES`); returns ``{format: path}``.
+    """Write ``formats`` into ``out_dir`` (names in :data:`OUTPUT_NAMES`) as one transaction; returns ``{format: path}``.
 
     The point filters apply to every format; ``max_points`` bounds the GLB and PLY clouds,
     ``colmap_max_points`` the COLMAP model. The filtered points are selected once per run and each
     writer gets its subsample of that selection (the same points it would select itself).
+
+    Every format is written into a staging folder, read back and checked, and only then swapped in
+    with a manifest (``vggt-export.json``: run id, time, model, formats, files with sizes and SHA-256);
+    the previous export's files, and files derived from it (``consistency.json``), are removed once
+    the swap has succeeded. On any failure ``out_dir`` is left as it was (see
+    :mod:`~vggt_py.inference.export_transaction`). Leftovers of killed runs are cleaned first.
+
+    Args:
+        overwrite: replace an existing export in ``out_dir``; without it a folder holding one
+            (a manifest or any file of :data:`OUTPUT_NAMES`) is refused.
+        on_format: called with each format's name before it is written (progress display).
+
+    Raises:
+        ValueError: bad arguments, ``out_dir`` is a file, or the reconstruction cannot be exported.
+        OutputExistsError: ``out_dir`` holds an export and ``overwrite`` is False (a FileExistsError).
+        ExportError: a writer failed (disk full, permissions...) or a file did not read back.
     """
     check_exportable(rec)
     if isinstance(formats, str):
@@ -405,30 +578,53 @@ def export(
     if unknown or not formats:
         raise ValueError(f"formats must be a non-empty subset of {FORMATS}, got {list(formats)}")
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"output must be a folder, but {out} is a file")
     formats = list(dict.fromkeys(formats))  # unique, in order
-    selected = None
+    old_names = check_output_dir(out, overwrite)
+    plan: dict[str, Any] = {
+        "source": source,
+        "camera_scale": camera_scale,
+        "colmap_binary": colmap_binary,
+        "camera_model": camera_model,
+        "shared_camera": shared_camera,
+        "cloud": None,
+        "colmap_selection": None,
+    }
     if any(fmt in ("glb", "ply", "colmap") for fmt in formats):
         selected = select_points(rec, conf_threshold, conf_percentile, source, mask)
-    cloud = None if selected is None else selected.subsample(max_points)  # GLB and PLY draw with seed 0
-    written: dict[str, Path] = {}
-    for fmt in formats:
-        path = out / OUTPUT_NAMES[fmt]
-        if fmt == "glb":
-            written[fmt] = export_glb(rec, path, source=source, camera_scale=camera_scale, selection=cloud)
-        elif fmt == "ply":
-            written[fmt] = export_ply(rec, path, selection=cloud)
-        elif fmt == "colmap":
-            assert selected is not None
-            written[fmt] = export_colmap(
-                rec,
-                path,
-                binary=colmap_binary,
-                camera_model=camera_model,
-                shared_camera=shared_camera,
-                selection=selected.subsample(colmap_max_points, seed),
-            )
-        else:
-            written[fmt] = export_npz(rec, path)
-    return written
+        plan["cloud"] = selected.subsample(max_points)  # GLB and PLY draw with seed 0
+        plan["colmap_selection"] = selected.subsample(colmap_max_points, seed)
+
+    run_id = new_run_id()
+    staging = out / f"{STAGING_PREFIX}{run_id}"
+    entries = {fmt: OUTPUT_NAMES[fmt] for fmt in formats}
+    try:
+        try:
+            staging.mkdir()
+        except OSError as err:
+            raise ExportError(f"cannot write into the output folder {out}: {_describe(err)}") from err
+        for fmt in formats:
+            if on_format is not None:
+                on_format(fmt)
+            path = staging / entries[fmt]
+            try:
+                _write_format(fmt, rec, path, plan)
+            except OSError as err:
+                raise ExportError(
+                    f"{fmt} export failed writing {out / entries[fmt]}: {_describe(err)}; {out} was left unchanged"
+                ) from err
+        for fmt in formats:
+            try:
+                VERIFIERS[fmt](rec, staging / entries[fmt], plan)
+            except Exception as err:  # any reader failure means the file is not what was meant
+                raise ExportError(
+                    f"{fmt} export did not read back ({out / entries[fmt]}): {err}; {out} was left unchanged"
+                ) from err
+        manifest = build_manifest(run_id, rec.model_name, len(rec), formats, entries, staging)
+        try:
+            write_manifest(staging, manifest)
+            swap_in(out, staging, run_id, list(entries.values()), old_names)
+        except OSError as err:
+            raise ExportError(f"could not put the export in place in {out}: {_describe(err)}; {out} was left unchanged") from err
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return {fmt: out / name for fmt, name in entries.items()}

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vggt_py.errors import InputError
+from vggt_py.utils.io import NotARegularFileError, check_regular_file
 from vggt_py.geometry.pixels import intrinsics_to_original, model_to_original, original_to_model
 from vggt_py.inference.video import (
     VideoReadError,
@@ -45,6 +46,7 @@ from vggt_py.inference.video import (
 )
 
 __all__ = [
+    "MAX_RESIZE_FACTOR",
     "IMAGE_EXTENSIONS",
     "ImageBatch",
     "ImageLoadError",
@@ -61,6 +63,9 @@ __all__ = [
 IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 PreprocessMode = Literal["crop", "pad", "square"]
 _MODES: tuple[str, ...] = ("crop", "pad", "square")
+# Before cropping, no side is resized beyond this many times the model size (a 1 x 2400 strip in
+# crop mode would otherwise become 518 x 1.2 million pixels).
+MAX_RESIZE_FACTOR = 8
 _WHITE = (255, 255, 255, 255)
 _PointsT = TypeVar("_PointsT", torch.Tensor, np.ndarray)
 
@@ -119,9 +124,20 @@ def to_rgb(image: Image.Image) -> Image.Image:
 def read_image(path: str | os.PathLike[str]) -> Image.Image:
     """Open an image file as upright (EXIF-transposed) 8-bit RGB, fully decoded.
 
-    Raises whatever PIL raises on a missing, unreadable or corrupt file.
+    Animated images (GIF, APNG, WebP with several frames) are refused rather than silently reduced
+    to their first frame: extract the frames (or pass a video) to reconstruct from all of them.
+
+    Raises whatever PIL raises on a missing, unreadable or corrupt file; ``NotARegularFileError``
+    for a FIFO or device; ``ValueError`` for an animated image.
     """
+    check_regular_file(path)
     with Image.open(path) as opened:
+        frames = getattr(opened, "n_frames", 1)
+        if getattr(opened, "is_animated", False) and opened.format in ("GIF", "PNG", "WEBP") and frames > 1:
+            raise ValueError(
+                f"an animated {opened.format} with {frames} frames; expected a still image "
+                "(extract its frames into a folder, or pass a video, to use all of them)"
+            )
         opened.load()
         upright = ImageOps.exif_transpose(opened)
         assert upright is not None
@@ -137,6 +153,10 @@ def _failure_reason(err: Exception) -> str:
         return "is a directory, not an image file"
     if isinstance(err, PermissionError):
         return "permission denied"
+    if isinstance(err, NotARegularFileError):
+        return str(err).rsplit(" is ", 1)[-1]
+    if isinstance(err, ValueError):
+        return str(err)
     if isinstance(err, UnidentifiedImageError):
         return "not a readable image (unknown format or corrupt header)"
     return f"corrupt or unsupported image ({type(err).__name__}: {err})"
@@ -165,8 +185,16 @@ def resize_shape(
     if mode == "square":
         return target_size, target_size
     if mode == "crop" or width >= height:
-        return target_size, _round_to_patches(height * (target_size / width), patch_size)
-    return _round_to_patches(width * (target_size / height), patch_size), target_size
+        size = target_size, _round_to_patches(height * (target_size / width), patch_size)
+    else:
+        size = _round_to_patches(width * (target_size / height), patch_size), target_size
+    if max(size) > MAX_RESIZE_FACTOR * target_size:
+        raise ValueError(
+            f"image of {width}x{height} is too elongated for mode {mode!r}: it would be resized to "
+            f"{size[0]}x{size[1]} before cropping (at most {MAX_RESIZE_FACTOR} x {target_size} per side); "
+            "use mode 'pad' or crop the image first"
+        )
+    return size
 
 
 def _check_settings(mode: str, target_size: int, patch_size: int) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from vggt_py.errors import InputError
+from vggt_py.utils.io import NotARegularFileError, check_regular_file
 
 __all__ = [
     "VIDEO_EXTENSIONS",
@@ -114,6 +115,10 @@ def read_video_frames(path: str | os.PathLike[str], max_frames: int | None = Non
     """
     av = _import_av()
     video = Path(path)
+    try:
+        check_regular_file(video)
+    except NotARegularFileError as err:
+        raise VideoReadError(str(err)) from err
     try:
         num_frames = _count_packets(av, video)
         if num_frames == 0:

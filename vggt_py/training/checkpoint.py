@@ -20,6 +20,7 @@ import logging
 import os
 import pickle
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from torch.distributed.checkpoint.state_dict import (
     set_state_dict,
 )
 
+from vggt_py.errors import OutputError
 from vggt_py.training.distributed import DistributedContext
 from vggt_py.utils.io import atomic_path
 
@@ -42,8 +44,10 @@ __all__ = [
     "capture_rng_state",
     "full_model_state_dict",
     "load_training_checkpoint",
+    "remove_stale_temporaries",
     "restore_rng_state",
     "save_training_checkpoint",
+    "write_checkpoint_file",
 ]
 
 CHECKPOINT_FORMAT = "vggt_py.training/1"
@@ -113,9 +117,44 @@ def save_training_checkpoint(
             "world_size": context.world_size,
             "config": config,
         }
-        with atomic_path(path) as tmp:
-            torch.save(payload, tmp)
+        write_checkpoint_file(path, payload)
     context.barrier()
+
+
+def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
+    """Remove ``.<name>.*.tmp`` files next to ``path`` that a killed run left; returns them."""
+    target = Path(path)
+    stale = sorted(target.parent.glob(f".{target.name}.*.tmp")) if target.parent.is_dir() else []
+    for tmp in stale:
+        tmp.unlink(missing_ok=True)
+    return stale
+
+
+def write_checkpoint_file(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
+    """``torch.save`` to ``path`` atomically; a failure leaves the previous file and no temporary.
+
+    Leftover temporaries of killed runs are removed first. A full disk or an unwritable folder is
+    reported as :class:`~vggt_py.errors.OutputError` naming the file (torch's own message is
+    ``PytorchStreamWriter failed writing file ...``).
+    """
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(target)
+        with atomic_path(target) as tmp:
+            torch.save(payload, tmp)
+    except (OSError, RuntimeError) as err:
+        if isinstance(err, RuntimeError) and "write" not in str(err).lower():
+            raise
+        try:
+            free = f"{shutil.disk_usage(target.parent).free / 2**20:,.0f} MiB free"
+        except OSError:
+            free = "free space unknown"
+        reason = os.strerror(err.errno) if isinstance(err, OSError) and err.errno else str(err)
+        raise OutputError(
+            f"could not write the training checkpoint {target} ({reason}; {free} in {target.parent}); "
+            "the previous checkpoint, if any, is unchanged. Free space or choose another output folder."
+        ) from err
 
 
 def load_training_checkpoint(

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "atomic_open"]
+__all__ = [
+    "NotARegularFileError",
+    "atomic_open",
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "check_regular_file",
+]
 
 
 def _umask() -> int:
@@ -59,3 +67,21 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     with atomic_open(path, "w", encoding="utf-8") as fh:
         fh.write(text)
+
+
+class NotARegularFileError(OSError):
+    """A path that names a FIFO, socket or device where a file was expected."""
+
+
+def check_regular_file(path: str | os.PathLike[str]) -> None:
+    """Raise :class:`NotARegularFileError` for a FIFO, socket or device (reading one could block forever).
+
+    A missing path or a folder is left to ``open`` (FileNotFoundError, IsADirectoryError).
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+        raise NotARegularFileError(f"{path} is {kind}, not a regular file")
