@@ -37,7 +37,7 @@ def test_torchrun_two_processes_write_the_single_process_reconstruction(model_di
         [*launcher, *common, "-o", str(tmp_path / "two")], env=env, capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["reconstruction.npz"]  # written once
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["reconstruction.npz", "vggt-export.json"]  # once
     one, two = load_npz(tmp_path / "one" / "reconstruction.npz"), load_npz(tmp_path / "two" / "reconstruction.npz")
     assert len(two) == 3 and two.names == one.names
     for field in ("extrinsics", "intrinsics", "depth", "depth_conf", "points_from_depth", "points_from_head"):
