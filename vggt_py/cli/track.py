@@ -23,7 +23,8 @@ from vggt_py.cli.common import (
     resolve_device,
     stage,
 )
-from vggt_py.inference.queries import parse_points, points_cropped_away, points_outside_image
+from vggt_py.errors import InputError
+from vggt_py.inference.queries import check_queries_in_view, parse_points
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from vggt_py.inference.images import ImageBatch
@@ -47,18 +48,10 @@ def _query_points(args: argparse.Namespace) -> np.ndarray:
 
 
 def _check_queries_in_view(batch: ImageBatch, queries: np.ndarray) -> None:
-    width, height = batch.original_sizes[0]
-    outside = [f"({x:g}, {y:g})" for x, y in queries[points_outside_image(batch, queries, 0)]]
-    if outside:
-        raise CLIError(
-            f"query point(s) {', '.join(outside[:3])} lie outside the first image ({width} x {height} pixels, "
-            "x in [0, width - 1], y in [0, height - 1])"
-        )
-    cropped = [f"({x:g}, {y:g})" for x, y in queries[points_cropped_away(batch, queries, 0)]]
-    if cropped:
-        raise CLIError(
-            f"query point(s) {', '.join(cropped[:3])} are cropped away by --mode {batch.mode}; use --mode pad"
-        )
+    try:
+        check_queries_in_view(batch, queries, mode_name="--mode", pad_advice="use --mode pad")
+    except InputError as err:
+        raise CLIError(str(err)) from err
 
 
 def run_track(args: argparse.Namespace) -> int:

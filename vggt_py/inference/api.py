@@ -435,20 +435,11 @@ def _queries_to_model(batch: ImageBatch, query_points: np.ndarray | torch.Tensor
     if q.ndim != 2 or q.shape[1] != 2 or len(q) == 0:
         raise ValueError(f"query_points must be [N, 2] pixels (x, y), got shape {q.shape}")
     from vggt_py.errors import InputError
-    from vggt_py.inference.queries import points_cropped_away, points_outside_image
+    from vggt_py.inference.queries import check_queries_in_view
 
     if not np.isfinite(q).all():
         raise InputError("query_points must be finite pixel coordinates; got NaN or infinite values")
-    width, height = batch.original_sizes[0]
-    outside = [f"({x:g}, {y:g})" for x, y in q[points_outside_image(batch, q, 0)]]
-    if outside:
-        raise InputError(
-            f"query point(s) {', '.join(outside[:3])} lie outside the first image ({width} x {height} pixels, "
-            "x in [0, width - 1], y in [0, height - 1])"
-        )
-    cropped = [f"({x:g}, {y:g})" for x, y in q[points_cropped_away(batch, q, 0)]]
-    if cropped:
-        raise InputError(f"query point(s) {', '.join(cropped[:3])} are cropped away by mode {batch.mode!r}; use 'pad'")
+    check_queries_in_view(batch, q)
     return batch.to_model(q, 0).astype(np.float32)
 
 

@@ -58,3 +58,26 @@ def points_cropped_away(batch: ImageBatch, points: np.ndarray, frame: int = 0) -
     x0, y0, x1, y1 = batch.valid_regions[frame].tolist()
     mx, my = np.asarray(batch.to_model(np.asarray(points, dtype=np.float64), frame), dtype=np.float64).T
     return ~((x0 - 0.5 <= mx) & (mx <= x1 - 0.5) & (y0 - 0.5 <= my) & (my <= y1 - 0.5))
+
+
+def check_queries_in_view(
+    batch: ImageBatch, points: np.ndarray, mode_name: str = "mode", pad_advice: str = "use mode='pad'"
+) -> None:
+    """Raise :class:`InputError` when ``points`` ([N, 2] original pixels of frame 0) are not all seen by the model.
+
+    Points outside the first photo, or cropped away by the preprocessing, cannot be tracked; the message
+    quotes up to three of them. ``mode_name`` and ``pad_advice`` word the crop hint for the caller
+    (the command line says ``--mode`` and ``use --mode pad``).
+    """
+    width, height = batch.original_sizes[0]
+    outside = [f"({x:g}, {y:g})" for x, y in points[points_outside_image(batch, points, 0)]]
+    if outside:
+        raise InputError(
+            f"query point(s) {', '.join(outside[:3])} lie outside the first image ({width} x {height} pixels, "
+            "x in [0, width - 1], y in [0, height - 1])"
+        )
+    cropped = [f"({x:g}, {y:g})" for x, y in points[points_cropped_away(batch, points, 0)]]
+    if cropped:
+        raise InputError(
+            f"query point(s) {', '.join(cropped[:3])} are cropped away by {mode_name} {batch.mode}; {pad_advice}"
+        )
