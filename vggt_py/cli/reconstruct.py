@@ -166,6 +166,7 @@ def _reconstruct_and_write(
                     conf_percentile=percentile,
                     mask=mask,
                     colmap_max_points=_COLMAP_MAX_POINTS,
+                    glb_axes=args.glb_axes,
                     overwrite=args.overwrite,
                     on_format=on_format,
                 )
@@ -275,6 +276,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--formats",
         default=",".join(FORMATS),
         help=f"comma-separated subset of {','.join(FORMATS)} (default: all)",
+    )
+    parser.add_argument(
+        "--glb-axes",
+        choices=("gltf", "opencv"),
+        default="gltf",
+        help="world axes of scene.glb: 'gltf' (default) +Y up as glTF viewers expect (the OpenCV world "
+        "rotated by 180 degrees about x); 'opencv' keeps the reconstruction's axes (x right, y down, z forward)",
     )
     parser.add_argument(
         "--conf-percentile",

@@ -15,8 +15,10 @@ confidence bounds and the optional user ``mask``; ``max_points`` then subsamples
 also takes a precomputed ``selection``.
 
 Coordinates stay in the reconstruction's world frame: frame 0's camera, OpenCV axes (x right, y down,
-z forward). glTF viewers assume y up, so a GLB scene may look upside down; rotate it by 180 degrees
-about x to view it upright.
+z forward), in every format except the GLB scene, which is written in glTF's convention by default
+(``axes="gltf"``: +Y up, the world rotated by 180 degrees about x, i.e. ``(x, y, z) -> (x, -y, -z)``,
+so frame 0 looks down -Z with its image up along +Y and any glTF viewer shows the scene upright);
+``axes="opencv"`` keeps the OpenCV world axes.
 
 NPZ keys (:func:`export_npz`, read back with :func:`load_npz`), ``S`` frames at model size ``H x W``:
 
@@ -54,7 +56,7 @@ import os
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -83,6 +85,8 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 __all__ = [
     "COLMAP_CAMERA_MODELS",
     "FORMATS",
+    "GLB_AXES",
+    "GLTF_FROM_OPENCV",
     "MANIFEST_NAME",
     "VERIFIERS",
     "check_output_dir",
@@ -136,6 +140,10 @@ _OPTIONAL_NPZ_KEYS = (
 )
 # Frustum depth as a fraction of the scene extent when ``camera_scale`` is not given.
 _DEFAULT_CAMERA_FRACTION = 0.05
+GlbAxes = Literal["gltf", "opencv"]
+GLB_AXES: tuple[str, ...] = ("gltf", "opencv")
+# glTF world (+Y up, looking down -Z) from the OpenCV world (y down, z forward): 180 degrees about x.
+GLTF_FROM_OPENCV = np.diag([1.0, -1.0, -1.0, 1.0])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,11 +226,19 @@ def _camera_to_world(extrinsic: np.ndarray) -> np.ndarray:
     return pose
 
 
-def _point_cloud(selection: PointSelection) -> trimesh.PointCloud:
+def _world_axes(axes: str) -> np.ndarray:
+    """[4, 4] GLB world from reconstruction world for ``axes`` ("gltf" or "opencv")."""
+    if axes not in GLB_AXES:
+        raise ValueError(f"axes must be one of {GLB_AXES}, got {axes!r}")
+    return GLTF_FROM_OPENCV.copy() if axes == "gltf" else np.eye(4)
+
+
+def _point_cloud(selection: PointSelection, world: np.ndarray) -> trimesh.PointCloud:
     import trimesh
 
     alpha = np.full((len(selection), 1), 255, dtype=np.uint8)
-    return trimesh.PointCloud(selection.xyz, colors=np.concatenate([selection.rgb, alpha], axis=1))
+    xyz = (selection.xyz.astype(np.float64) @ world[:3, :3].T).astype(np.float32)  # a rotation, no shift
+    return trimesh.PointCloud(xyz, colors=np.concatenate([selection.rgb, alpha], axis=1))
 
 
 def to_trimesh_scene(
@@ -234,24 +250,32 @@ def to_trimesh_scene(
     camera_scale: float | None = None,
     max_points: int | None = None,
     selection: PointSelection | None = None,
+    axes: GlbAxes = "gltf",
 ) -> trimesh.Scene:
     """A ``trimesh.Scene``: node ``points`` (coloured point cloud) and one frustum node per frame.
 
     Frustum nodes are named ``camera_0000``, ``camera_0001``...: line pyramids in camera coordinates
-    placed by their node transform, the world-from-camera inverse of ``rec.extrinsics``. Their depth
-    is ``camera_scale`` world units (default: 5 % of :func:`scene_extent`; 0 draws no cameras).
-    Frames with non-finite poses get no frustum. A precomputed ``selection`` replaces the filter arguments.
+    (OpenCV camera axes) placed by their node transform, the world-from-camera inverse of
+    ``rec.extrinsics`` in the scene's world axes. Their depth is ``camera_scale`` world units (default:
+    5 % of :func:`scene_extent`; 0 draws no cameras). Frames with non-finite poses get no frustum.
+    A precomputed ``selection`` replaces the filter arguments.
+
+    ``axes="gltf"`` (the default) writes the world in glTF's axes (+Y up): every point and camera pose
+    is rotated by 180 degrees about x (:data:`GLTF_FROM_OPENCV`), so frame 0 looks down -Z with its
+    image's up direction along +Y. ``axes="opencv"`` keeps the reconstruction's OpenCV world axes.
     """
     import trimesh
 
     if camera_scale is not None and not (np.isfinite(camera_scale) and camera_scale >= 0):
         raise ValueError(f"camera_scale must be None or a finite number >= 0, got {camera_scale!r}")
+    world = _world_axes(axes)
     if selection is None:
         selection = select_points(rec, conf_threshold, conf_percentile, source, mask, max_points)
     scale = _DEFAULT_CAMERA_FRACTION * scene_extent(rec, selection.xyz) if camera_scale is None else camera_scale
     scene = trimesh.Scene()
+    scene.metadata["axes"] = axes
     if len(selection):
-        cloud = _point_cloud(selection)
+        cloud = _point_cloud(selection, world)
         cloud.metadata["point_source"] = source or rec.point_source
         scene.add_geometry(cloud, node_name="points", geom_name="points")
     if scale > 0:
@@ -263,7 +287,8 @@ def to_trimesh_scene(
             path.colors = np.tile(_frame_colour(i, len(rec)), (len(path.entities), 1))
             path.metadata["frame"] = rec.names[i]
             name = f"camera_{i:04d}"
-            scene.add_geometry(path, node_name=name, geom_name=name, transform=_camera_to_world(rec.extrinsics[i]))
+            pose = world @ _camera_to_world(rec.extrinsics[i])
+            scene.add_geometry(path, node_name=name, geom_name=name, transform=pose)
     if not scene.geometry:
         raise ValueError("nothing to export: no point passes the filters and camera_scale is 0")
     return scene
@@ -279,9 +304,16 @@ def export_glb(
     camera_scale: float | None = None,
     max_points: int | None = None,
     selection: PointSelection | None = None,
+    axes: GlbAxes = "gltf",
 ) -> Path:
-    """Write a binary glTF with the coloured point cloud and the camera frustums (see :func:`to_trimesh_scene`)."""
-    scene = to_trimesh_scene(rec, conf_threshold, conf_percentile, source, mask, camera_scale, max_points, selection)
+    """Write a binary glTF with the coloured point cloud and the camera frustums (see :func:`to_trimesh_scene`).
+
+    ``axes="gltf"`` (default): glTF's +Y-up world, so glTF viewers show the scene upright;
+    ``axes="opencv"``: the reconstruction's OpenCV world axes (y down).
+    """
+    scene = to_trimesh_scene(
+        rec, conf_threshold, conf_percentile, source, mask, camera_scale, max_points, selection, axes
+    )
     target = Path(path)
     atomic_write_bytes(target, scene.export(file_type="glb"))
     return target
@@ -402,7 +434,14 @@ def _write_format(fmt: str, rec: Reconstruction, path: Path, plan: dict[str, Any
 
 
 def _write_glb(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
-    export_glb(rec, path, source=plan["source"], camera_scale=plan["camera_scale"], selection=plan["cloud"])
+    export_glb(
+        rec,
+        path,
+        source=plan["source"],
+        camera_scale=plan["camera_scale"],
+        selection=plan["cloud"],
+        axes=plan["glb_axes"],
+    )
 
 
 def _write_ply(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
@@ -433,6 +472,11 @@ def _verify_glb(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
     found = sum(len(c.vertices) for c in clouds)
     if found != expected:
         raise ValueError(f"holds {found} points, expected {expected}")
+    world = _world_axes(plan["glb_axes"])
+    for name, (transform, _) in ((n, scene.graph[n]) for n in scene.graph.nodes_geometry if n.startswith("camera_")):
+        expected_pose = world @ _camera_to_world(rec.extrinsics[int(name.split("_")[1])])
+        if not np.allclose(transform, expected_pose, atol=1e-4 * max(1.0, float(np.abs(expected_pose).max()))):
+            raise ValueError(f"camera node {name} is not placed in the {plan['glb_axes']} world axes")
 
 
 def _verify_ply(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
@@ -545,6 +589,7 @@ def export(
     camera_model: str = "PINHOLE",
     shared_camera: bool = False,
     camera_scale: float | None = None,
+    glb_axes: GlbAxes = "gltf",
     seed: int = 0,
     overwrite: bool = False,
     on_format: Callable[[str], None] | None = None,
@@ -562,6 +607,8 @@ def export(
     :mod:`~vggt_py.inference.export_transaction`). Leftovers of killed runs are cleaned first.
 
     Args:
+        glb_axes: world axes of the GLB scene: ``"gltf"`` (+Y up, the default) or ``"opencv"``
+            (see :func:`to_trimesh_scene`); the other formats always use the OpenCV world axes.
         overwrite: replace an existing export in ``out_dir``; without it a folder holding one
             (a manifest or any file of :data:`OUTPUT_NAMES`) is refused.
         on_format: called with each format's name before it is written (progress display).
@@ -577,12 +624,15 @@ def export(
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
         raise ValueError(f"formats must be a non-empty subset of {FORMATS}, got {list(formats)}")
+    if glb_axes not in GLB_AXES:
+        raise ValueError(f"glb_axes must be one of {GLB_AXES}, got {glb_axes!r}")
     out = Path(out_dir)
     formats = list(dict.fromkeys(formats))  # unique, in order
     old_names = check_output_dir(out, overwrite)
     plan: dict[str, Any] = {
         "source": source,
         "camera_scale": camera_scale,
+        "glb_axes": glb_axes,
         "colmap_binary": colmap_binary,
         "camera_model": camera_model,
         "shared_camera": shared_camera,
