@@ -77,6 +77,13 @@ from vggt_py.inference.export_transaction import (
 )
 from vggt_py.inference.reconstruction import PointSource, Reconstruction
 from vggt_py.inference.selection import PointSelection, check_exportable, select_points
+from vggt_py.inference.transforms_export import (
+    DEPTH_FOLDER,
+    IMAGE_FOLDER,
+    TRANSFORMS_CAMERA_MODELS,
+    opencv_extrinsic_from_nerfstudio,
+    write_transforms,
+)
 from vggt_py.utils.io import atomic_path, atomic_write_bytes
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -84,6 +91,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 __all__ = [
     "COLMAP_CAMERA_MODELS",
+    "EXTRA_NAMES",
     "FORMATS",
     "GLB_AXES",
     "GLTF_FROM_OPENCV",
@@ -105,16 +113,20 @@ __all__ = [
     "select_points",
     "to_colmap",
     "to_trimesh_scene",
+    "write_transforms",
 ]
 
-FORMATS: tuple[str, ...] = ("glb", "ply", "colmap", "npz")
+FORMATS: tuple[str, ...] = ("glb", "ply", "colmap", "npz", "transforms")
 # File (or folder, for COLMAP) written by :func:`export` for each format, relative to ``out_dir``.
 OUTPUT_NAMES: dict[str, str] = {
     "glb": "scene.glb",
     "ply": "points.ply",
     "colmap": "sparse",
     "npz": "reconstruction.npz",
+    "transforms": "transforms.json",
 }
+# Folders a format may write besides its main file (``transforms``: depth maps, video frames).
+EXTRA_NAMES: dict[str, tuple[str, ...]] = {"transforms": (DEPTH_FOLDER, IMAGE_FOLDER)}
 NPZ_FORMAT_VERSION = 1
 
 _REQUIRED_NPZ_KEYS = (
@@ -463,6 +475,20 @@ def _write_npz(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
     export_npz(rec, path)
 
 
+def _write_transforms(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
+    write_transforms(
+        rec,
+        path.parent,
+        image_paths=plan["image_paths"],
+        load_image=plan["load_image"],
+        paths_relative_to=plan["out_dir"],  # the file is read from the output folder, not from staging
+        camera_model=plan["transforms_camera_model"],
+        ply_file_path=OUTPUT_NAMES["ply"],
+        depth=plan["transforms_depth"],
+        depth_mask=plan["keep"],
+    )
+
+
 def _verify_glb(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
     import trimesh
 
@@ -497,6 +523,40 @@ def _verify_npz(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
         raise ValueError(f"holds {len(back)} frames of {back.depth.shape}, expected {len(rec)} of {rec.depth.shape}")
 
 
+def _verify_transforms(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
+    from PIL import Image
+
+    content = json.loads(path.read_text(encoding="utf-8"))
+    frames = content.get("frames")
+    if content.get("camera_model") not in TRANSFORMS_CAMERA_MODELS or not isinstance(frames, list):
+        raise ValueError("no camera_model or frames")
+    if len(frames) != len(rec):
+        raise ValueError(f"holds {len(frames)} frames, expected {len(rec)}")
+    ply = content.get("ply_file_path")
+    if ply is not None and not (path.parent / ply).is_file():
+        raise ValueError(f"ply_file_path {ply!r} is not a file beside it")
+    for i, frame in enumerate(frames):
+        extrinsic = opencv_extrinsic_from_nerfstudio(np.asarray(frame["transform_matrix"], dtype=np.float64))
+        scale = max(1.0, float(np.abs(rec.extrinsics[i]).max()))
+        if not np.allclose(extrinsic, rec.extrinsics[i], atol=1e-5 * scale):
+            raise ValueError(f"frame {i}: transform_matrix does not invert to the camera's pose")
+        size = [int(v) for v in rec.original_sizes[i]]
+        if [frame["w"], frame["h"]] != size:
+            raise ValueError(f"frame {i}: size {frame['w']} x {frame['h']}, expected {size[0]} x {size[1]}")
+        image = frame["file_path"]
+        local = path.parent / image
+        if local.is_file():  # written by this export
+            with Image.open(local) as opened:
+                if list(opened.size) != size:
+                    raise ValueError(f"frame {i}: {image} is {opened.size}, expected {size}")
+        elif plan["image_paths"] is not None and plan["image_paths"][i] is not None and not (plan["out_dir"] / image).exists():
+            raise ValueError(f"frame {i}: file_path {image!r} does not lead to the photo from the output folder")
+        if "depth_file_path" in frame:
+            depth = np.load(path.parent / frame["depth_file_path"], allow_pickle=False)
+            if depth.shape != (size[1], size[0]) or not np.isfinite(depth).all():
+                raise ValueError(f"frame {i}: depth file of shape {depth.shape}, expected {(size[1], size[0])}, finite")
+
+
 def _verify_colmap(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
     from vggt_py.inference.pycolmap_support import import_pycolmap
 
@@ -515,12 +575,14 @@ WRITERS: dict[str, Callable[[Reconstruction, Path, dict[str, Any]], None]] = {
     "ply": _write_ply,
     "colmap": _write_colmap,
     "npz": _write_npz,
+    "transforms": _write_transforms,
 }
 VERIFIERS: dict[str, Callable[[Reconstruction, Path, dict[str, Any]], None]] = {
     "glb": _verify_glb,
     "ply": _verify_ply,
     "colmap": _verify_colmap,
     "npz": _verify_npz,
+    "transforms": _verify_transforms,
 }
 
 
@@ -557,7 +619,7 @@ def check_output_dir(out_dir: str | os.PathLike[str], overwrite: bool = False) -
     if not os.access(out, os.W_OK | os.X_OK):
         raise ExportError(f"cannot write into the output folder {out}: permission denied (read-only or not yours)")
     try:
-        clean_leftovers(out, OUTPUT_NAMES.values())
+        clean_leftovers(out, [*OUTPUT_NAMES.values(), *(n for names in EXTRA_NAMES.values() for n in names)])
     except OSError as err:
         raise ExportError(f"cannot clean up an interrupted earlier run in {out}: {_describe(err)}") from err
     previous = read_manifest(out)
@@ -590,6 +652,10 @@ def export(
     shared_camera: bool = False,
     camera_scale: float | None = None,
     glb_axes: GlbAxes = "gltf",
+    image_paths: Sequence[str | os.PathLike[str] | None] | None = None,
+    load_image: Callable[[int], np.ndarray] | None = None,
+    transforms_depth: bool = False,
+    transforms_camera_model: str = "OPENCV",
     seed: int = 0,
     overwrite: bool = False,
     on_format: Callable[[str], None] | None = None,
@@ -606,7 +672,17 @@ def export(
     the swap has succeeded. On any failure ``out_dir`` is left as it was (see
     :mod:`~vggt_py.inference.export_transaction`). Leftovers of killed runs are cleaned first.
 
+    ``"transforms"`` (nerfstudio ``transforms.json``, :mod:`~vggt_py.inference.transforms_export`)
+    always comes with ``"ply"``, which its ``ply_file_path`` names; it is added when missing.
+
     Args:
+        image_paths: the photo of each frame (None for a frame without one, e.g. a video frame), for
+            ``transforms.json``'s ``file_path``s, written relative to ``out_dir``; frames without a
+            path point at ``images/<name>``, where ``load_image`` (frame index -> uint8 ``[h, w, 3]``,
+            e.g. ``ImageBatch.load_original``) writes them when given.
+        transforms_depth: also write ``depths/`` (one ``.npy`` per frame, original size, depth x 1000,
+            0 where filtered out) and name them in ``transforms.json``.
+        transforms_camera_model: ``"OPENCV"`` (zero distortion) or ``"PINHOLE"``.
         glb_axes: world axes of the GLB scene: ``"gltf"`` (+Y up, the default) or ``"opencv"``
             (see :func:`to_trimesh_scene`); the other formats always use the OpenCV world axes.
         overwrite: replace an existing export in ``out_dir``; without it a folder holding one
@@ -626,9 +702,29 @@ def export(
         raise ValueError(f"formats must be a non-empty subset of {FORMATS}, got {list(formats)}")
     if glb_axes not in GLB_AXES:
         raise ValueError(f"glb_axes must be one of {GLB_AXES}, got {glb_axes!r}")
+    if transforms_camera_model not in TRANSFORMS_CAMERA_MODELS:
+        raise ValueError(
+            f"transforms_camera_model must be one of {TRANSFORMS_CAMERA_MODELS}, got {transforms_camera_model!r}"
+        )
+    if image_paths is not None and len(image_paths) != len(rec):
+        raise ValueError(f"image_paths: expected {len(rec)} paths (one per frame), got {len(image_paths)}")
     out = Path(out_dir)
     formats = list(dict.fromkeys(formats))  # unique, in order
+    if "transforms" in formats and "ply" not in formats:
+        formats.insert(formats.index("transforms"), "ply")  # transforms.json names the point cloud
     old_names = check_output_dir(out, overwrite)
+    extra: list[str] = []
+    if "transforms" in formats:
+        if transforms_depth:
+            extra.append(DEPTH_FOLDER)
+        if load_image is not None and (image_paths is None or any(p is None for p in image_paths)):
+            extra.append(IMAGE_FOLDER)
+    foreign = [name for name in extra if (out / name).exists() and name not in old_names]
+    if foreign:
+        raise ExportError(
+            f"{out / foreign[0]} exists and is not part of a vggt-py export; move it away or choose another "
+            f"output folder ({out} was left unchanged)"
+        )
     plan: dict[str, Any] = {
         "source": source,
         "camera_scale": camera_scale,
@@ -638,11 +734,20 @@ def export(
         "shared_camera": shared_camera,
         "cloud": None,
         "colmap_selection": None,
+        "out_dir": out,
+        "image_paths": list(image_paths) if image_paths is not None else None,
+        "load_image": load_image,
+        "transforms_depth": transforms_depth,
+        "transforms_camera_model": transforms_camera_model,
+        "keep": None,
     }
     if any(fmt in ("glb", "ply", "colmap") for fmt in formats):
         selected = select_points(rec, conf_threshold, conf_percentile, source, mask)
         plan["cloud"] = selected.subsample(max_points)  # GLB and PLY draw with seed 0
         plan["colmap_selection"] = selected.subsample(colmap_max_points, seed)
+    if transforms_depth and "transforms" in formats:
+        keep = rec.mask(conf_threshold, conf_percentile, source)
+        plan["keep"] = keep & np.asarray(mask) if mask is not None else keep
 
     run_id = new_run_id()
     staging = out / f"{STAGING_PREFIX}{run_id}"
@@ -669,6 +774,8 @@ def export(
                 raise ExportError(
                     f"{fmt} export did not read back ({out / entries[fmt]}): {err}; {out} was left unchanged"
                 ) from err
+        for fmt, names in EXTRA_NAMES.items():  # folders a writer added beside its file
+            entries.update({f"{fmt}:{name}": name for name in names if fmt in formats and (staging / name).exists()})
         manifest = build_manifest(run_id, rec.model_name, len(rec), formats, entries, staging)
         try:
             write_manifest(staging, manifest)
@@ -677,4 +784,4 @@ def export(
             raise ExportError(f"could not put the export in place in {out}: {_describe(err)}; {out} was left unchanged") from err
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return {fmt: out / name for fmt, name in entries.items()}
+    return {fmt: out / name for fmt, name in entries.items() if fmt in FORMATS}
