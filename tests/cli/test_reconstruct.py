@@ -48,7 +48,7 @@ def test_reconstruct_writes_every_format(model_dir: Path, tmp_path: Path, capsys
     if entry["points_kind"] == "tracks":
         assert sparse.compute_mean_track_length() == pytest.approx(entry["observations_per_point"]) and entry["points"]
         assert sparse.compute_mean_track_length() >= 2.0
-        assert sparse.compute_mean_reprojection_error() == pytest.approx(entry["mean_reprojection_error"], rel=1e-4)
+        assert sparse.compute_mean_reprojection_error() == pytest.approx(entry["mean_reprojection_error"], rel=1e-3)
     else:
         assert entry["fallback_reason"] and sparse.num_points3D() == min(kept, 100_000)
     stdout = capsys.readouterr().out

@@ -62,6 +62,7 @@ def test_exact_scene_gives_multi_view_points_with_near_zero_errors(exact: Recons
     manifest = json.loads((tmp_path / "out" / MANIFEST_NAME).read_text())["colmap"]
     assert manifest["points_kind"] == "tracks" and manifest["points"] == model.num_points3D()
     assert manifest["observations_per_point"] == pytest.approx(mean_track)
+    assert manifest["mean_reprojection_error"] == pytest.approx(model.compute_mean_reprojection_error(), rel=1e-3)
 
 
 def test_errors_are_measured_and_filtered(exact: Reconstruction, tmp_path: Path) -> None:

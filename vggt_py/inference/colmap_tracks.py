@@ -96,16 +96,24 @@ class SparseTracks:
         return _observation_errors(rec, self.xyz[self.point], self.frame, self.xy)
 
     def summary(self, rec: Reconstruction) -> dict[str, Any]:
-        """Counts and errors (original pixels) as a JSON-able dict."""
+        """Counts and errors (original pixels) as a JSON-able dict.
+
+        ``mean_reprojection_error`` is COLMAP's: the mean over points of each point's mean error (what
+        ``pycolmap.Reconstruction.compute_mean_reprojection_error`` gives on the written model);
+        ``median_observation_error`` is the median over all observations.
+        """
         errors = self.errors(rec)
-        finite = errors[np.isfinite(errors)]
+        finite = np.isfinite(errors)
+        per_point = np.bincount(self.point[finite], weights=errors[finite], minlength=self.num_points)
+        counts = np.bincount(self.point[finite], minlength=self.num_points)
+        seen = counts > 0
         return {
             "source": self.source,
             "points": self.num_points,
             "observations": self.num_observations,
             "observations_per_point": self.observations_per_point,
-            "mean_reprojection_error": float(finite.mean()) if finite.size else None,
-            "median_reprojection_error": float(np.median(finite)) if finite.size else None,
+            "mean_reprojection_error": float((per_point[seen] / counts[seen]).mean()) if seen.any() else None,
+            "median_observation_error": float(np.median(errors[finite])) if finite.any() else None,
         }
 
 
