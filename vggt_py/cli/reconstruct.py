@@ -134,8 +134,10 @@ def _reconstruct_and_write(
             batch = load_batch(source, model, args.mode, args.max_frames, console)
         label = f"Inference ({plural(len(batch), 'frame')}"
         label += f", {context.world_size} processes)" if context is not None else ")"
-        with stage(progress, label, times=times, key="inference"):
-            rec = infer(batch, model, device, args, point_source=args.points, distributed=context is not None)
+        with stage(progress, label, times=times, key="inference") as task:
+            rec = infer(
+                batch, model, device, args, point_source=args.points, distributed=context is not None, bar=(progress, task)
+            )
         assert rec is not None  # rank 0 holds the whole reconstruction
         notes: list[str] = []
         refined = True
