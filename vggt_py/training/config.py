@@ -158,7 +158,8 @@ class OptimConfig:
 
     Attributes:
         lr: peak learning rate; min_lr: the start and end value.
-        warmup_fraction: share of all optimizer steps spent warming up.
+        warmup_fraction: share of all optimizer steps spent warming up, rounded down to whole steps (a run
+            too short for one warm-up step starts at ``lr``; see :func:`~vggt_py.training.optim.warmup_cosine`).
         weight_decay, betas, eps: AdamW settings.
         clip_grad_norm: max L2 norm of the gradients (None: no clipping).
         clip_per_module: clip the aggregator and each head separately (the reference's grouping).

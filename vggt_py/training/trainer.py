@@ -59,6 +59,7 @@ from vggt_py.training.optim import (
     apply_lora,
     build_optimizer,
     clip_gradients,
+    describe_schedule,
     freeze,
     merge_lora,
     warmup_cosine,
@@ -162,7 +163,8 @@ class Trainer:
 
     Attributes after construction: ``model`` (the VGGT), ``module`` (the wrapped training module),
     ``optimizer``, ``scheduler``, ``context`` (rank, world size, device), ``epoch``, ``batch_in_epoch``,
-    ``global_step`` and ``output_dir``.
+    ``global_step``, ``output_dir``, ``total_steps`` and ``schedule_summary`` (the line logged at start
+    saying the epoch length and what the learning-rate schedule does).
     """
 
     def __init__(
@@ -209,6 +211,12 @@ class Trainer:
             self.optimizer,
             warmup_cosine(self.total_steps, config.optim.warmup_fraction, config.optim.lr, config.optim.min_lr),
         )
+        steps_per_epoch = self.train_sampler.num_batches(0)
+        self.schedule_summary = (
+            f"{run.max_epochs} epoch(s) of {steps_per_epoch} step(s); "
+            + describe_schedule(self.total_steps, config.optim)
+        )
+        log.info("%s", self.schedule_summary)
         self.loss_fn = VGGTLoss(config.loss)
         self.autocast = torch.autocast(
             device_type=self.context.device.type,
