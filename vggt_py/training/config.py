@@ -103,7 +103,9 @@ class DataConfig:
         aspect_range: range of H/W per batch (< 1 landscape).
         max_side: long side of the batch images (a multiple of the patch size).
         images_per_batch: images per process and batch; scenes per batch = max(1, this // frames).
-        batches_per_epoch: fixed epoch length (None: one pass over the training scenes).
+        batches_per_epoch: optimizer steps per epoch (None: ``ceil(scenes / average scenes per batch)``, one
+            pass on average; either way every epoch has the same length,
+            :meth:`~vggt_py.data.sampling.DynamicBatchSampler.pass_length`).
         val_frames: frames per validation sample (square images of ``max_side``).
         val_batches: validation batches (None: one pass over the validation scenes).
         num_tracks: ground-truth tracks per sample (needed by the track loss; 0 = none).
