@@ -102,3 +102,13 @@ def test_merge_helpers():
 def test_example_configs_load(name):
     config = TrainConfig.from_yaml(REPO / "configs" / name)
     assert config.train.output_dir.startswith("runs/")
+
+
+def test_the_model_section_names_one_architecture():
+    """A preset applies only when nothing else names the model; with init it is left unset (was: 'tiny')."""
+    assert TrainConfig().model.preset == "tiny"
+    assert TrainConfig.from_dict({"model": {"init": "bundled"}}).model.preset is None
+    assert TrainConfig.from_dict({"model": {"config": "m.json"}}).model.preset is None
+    assert TrainConfig.from_dict({"model": {"preset": "small", "init": "bundled"}}).model.preset == "small"
+    with pytest.raises(ValueError, match=r"model.preset: unknown preset 'huge'; available: \['small', 'tiny'"):
+        TrainConfig.from_dict({"model": {"preset": "huge"}})

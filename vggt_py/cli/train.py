@@ -82,6 +82,9 @@ def _setup_logging() -> None:
 
 def _run(config: TrainConfig, print_only: bool) -> int:
     if print_only:
+        from vggt_py.training.trainer import describe_model
+
+        print(f"# {describe_model(config.model)}")
         print(config.to_yaml(), end="")
         return 0
     from vggt_py.training.trainer import Trainer
@@ -123,8 +126,8 @@ def finetune_config(args: argparse.Namespace) -> TrainConfig:
     if args.config is not None:
         defaults = deep_merge(defaults, _read_yaml(args.config))
     options: dict[str, dict[str, Any]] = {"model": {}, "data": {"train_path": str(args.data)}, "train": {}}
-    if args.init is not None:
-        options["model"]["init"] = args.init
+    if args.init is not None:  # the weights decide the architecture: no preset of a --config base applies
+        options["model"].update(init=args.init, preset=None)
     if args.output is not None:
         options["train"]["output_dir"] = str(args.output)
     if args.val is not None:

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from vggt_py.config import PRESETS
 from vggt_py.data.augment import AugmentConfig
 from vggt_py.training.losses import LossConfig
 
@@ -50,17 +51,28 @@ def _require(ok: bool, message: str) -> None:
 class ModelConfig:
     """Which model to train.
 
+    The architecture comes from ``init``'s weights (their ``config.json``, or the config stored in a
+    training checkpoint), else from ``config``, else from ``preset``. A ``preset`` given together with
+    ``init`` or ``config`` must describe the same architecture (checked when the model is built), so
+    the config of a run always says which model it trains.
+
     Attributes:
-        preset: a :data:`vggt_py.config.PRESETS` name, used when ``config`` and ``init`` are unset.
-        config: path of a model ``config.json`` (random initialisation).
+        preset: a :data:`vggt_py.config.PRESETS` name; ``"tiny"`` when nothing else names the model.
+        config: path of a model ``config.json`` (random initialisation, or overriding ``init``'s config).
         init: pretrained weights to start from: a hub repo id (``facebook/VGGT-1B``), a folder or a file.
         activation_checkpointing: recompute transformer blocks in backward (less memory).
     """
 
-    preset: str = "tiny"
+    preset: str | None = None
     config: str | None = None
     init: str | None = None
     activation_checkpointing: bool = False
+
+    def __post_init__(self) -> None:
+        if self.preset is None and self.config is None and self.init is None:
+            self.preset = "tiny"
+        if self.preset is not None:
+            _require(self.preset in PRESETS, f"model.preset: unknown preset {self.preset!r}; available: {sorted(PRESETS)}")
 
 
 @dataclass
