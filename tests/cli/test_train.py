@@ -217,3 +217,23 @@ def test_weights_without_a_config_say_what_was_assumed(micro_model, tmp_path):
         VGGT.from_pretrained(tmp_path / "weights.pt")
     micro_model.config.to_json(tmp_path / "config.json")
     assert VGGT.from_pretrained(tmp_path / "weights.pt").config == micro_model.config
+
+
+def test_train_takes_a_shipped_recipe_from_another_folder(tmp_path, monkeypatch, capsys):
+    """The README's ``vggt-py train recipe:tiny_synthetic`` works outside the repository."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "recipe:tiny_synthetic", "train.max_epochs=1", "--print-config"]) == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert config["data"]["source"] == "synthetic" and config["train"]["max_epochs"] == 1
+    base = "recipe:finetune_vggt1b"
+    assert main(["finetune", str(tmp_path), "--config", base, "--init", "bundled", "--print-config"]) == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert config["data"]["max_side"] == 518 and config["model"]["init"] == "bundled"
+    assert main(["train", "configs/tiny_synthetic.yaml"]) == 2
+    assert "pass recipe:tiny_synthetic" in capsys.readouterr().err
+    from vggt_py.training.config import available_recipes
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    train_help = " ".join(capsys.readouterr().out.split())
+    assert all(f"recipe:{name}" in train_help for name in available_recipes())  # the help lists every recipe

@@ -11,6 +11,8 @@ One :class:`TrainConfig` holds every setting of a run, in sections::
 
 ``TrainConfig.from_yaml("run.yaml", ["optim.lr=1e-4", "train.freeze=[aggregator*]"])`` reads a file
 and applies overrides; values of overrides are parsed as YAML (``null``, ``true``, ``[2, 8]``...).
+The recipes shipped with the package (``vggt_py/assets/recipes/NAME.yaml``: :func:`available_recipes`)
+are named ``"recipe:NAME"`` wherever a config file is expected, from any working directory.
 Every value is checked against its field's type, and unknown keys are rejected with the list of
 valid ones.
 """
@@ -23,6 +25,7 @@ import types
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from vggt_py.config import PRESETS
@@ -30,6 +33,7 @@ from vggt_py.data.augment import AugmentConfig
 from vggt_py.training.losses import LossConfig
 
 __all__ = [
+    "RECIPE_PREFIX",
     "DataConfig",
     "LoRAConfig",
     "ModelConfig",
@@ -38,8 +42,13 @@ __all__ = [
     "SyntheticDataConfig",
     "TrainConfig",
     "apply_overrides",
+    "available_recipes",
     "deep_merge",
+    "resolve_config_file",
 ]
+
+RECIPE_PREFIX = "recipe:"
+_RECIPES = Path(__file__).resolve().parent.parent / "assets" / "recipes"
 
 
 def _require(ok: bool, message: str) -> None:
@@ -298,7 +307,13 @@ class TrainConfig:
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> TrainConfig:
+        """Read a YAML file, or a shipped recipe given as ``"recipe:NAME"``, then apply ``overrides``."""
         yaml = _import_yaml()
+        if isinstance(path, str) and path.startswith(RECIPE_PREFIX):
+            try:
+                path = resolve_config_file(path)
+            except FileNotFoundError as err:
+                raise ValueError(str(err)) from err
         try:
             with open(path, encoding="utf-8") as fh:
                 data = yaml.safe_load(fh)
@@ -322,6 +337,38 @@ class TrainConfig:
 
     def with_overrides(self, overrides: Sequence[str]) -> TrainConfig:
         return TrainConfig.from_dict(self.to_dict(), overrides)
+
+
+# ------------------------------------------------------------------------------------ recipes
+def available_recipes() -> list[str]:
+    """Names of the training recipes shipped with the package (``"recipe:NAME"``), sorted."""
+    return sorted(p.stem for p in _RECIPES.glob("*.yaml")) if _RECIPES.is_dir() else []
+
+
+def resolve_config_file(spec: str | os.PathLike[str]) -> Path:
+    """The training config file named by ``spec``: a path, or ``"recipe:NAME"`` for a shipped recipe.
+
+    A bare recipe name (``tiny_synthetic``) also works when no file of that name exists here.
+
+    Raises:
+        FileNotFoundError: naming the missing file or recipe and listing the shipped recipes.
+    """
+    text = os.fspath(spec)
+    names = available_recipes()
+    listed = f"shipped recipes: {', '.join(RECIPE_PREFIX + n for n in names) or 'none'}"
+    if isinstance(spec, str) and text.startswith(RECIPE_PREFIX):
+        name = text[len(RECIPE_PREFIX) :].removesuffix(".yaml")
+        if name not in names:  # also rejects "", "../x": only listed names pass
+            raise FileNotFoundError(f"no training recipe named {name!r}; {listed}")
+        return _RECIPES / f"{name}.yaml"
+    path = Path(os.path.expanduser(text))
+    if path.is_file():
+        return path
+    stem = path.name.removesuffix(".yaml")
+    if stem in names and text == stem:
+        return _RECIPES / f"{stem}.yaml"
+    hint = f"; to use the shipped recipe of that name, pass {RECIPE_PREFIX}{stem}" if stem in names else ""
+    raise FileNotFoundError(f"config file not found: {text}{hint} ({listed})")
 
 
 # ------------------------------------------------------------------------------------ helpers
