@@ -1,4 +1,5 @@
-"""``vggt-py reconstruct INPUT -o OUT``: cameras, depth and a point cloud from photos, written as GLB, PLY, COLMAP, NPZ."""
+"""``vggt-py reconstruct INPUT -o OUT``: cameras, depth and a point cloud from photos, written as GLB, PLY, COLMAP, NPZ
+and a visual report (``report/report.html``)."""
 
 from __future__ import annotations
 
@@ -70,6 +71,10 @@ def run_reconstruct(args: argparse.Namespace) -> int:
     from vggt_py.inference.export import check_output_dir
 
     formats = _parse_formats(args.formats)
+    if args.no_report:
+        formats = tuple(f for f in formats if f != "report")
+        if not formats:
+            raise CLIError("--no-report leaves no format to write; add formats to --formats")
     threshold, percentile, filter_text = _confidence_filter(args)
     source = check_input(args.input)
     out_dir: Path = args.output
@@ -139,19 +144,35 @@ def _reconstruct_and_write(
                 batch, model, device, args, point_source=args.points, distributed=context is not None, bar=(progress, task)
             )
         assert rec is not None  # rank 0 holds the whole reconstruction
-        notes: list[str] = []
+        notes: list[tuple[str, str]] = []  # (summary row label, text)
         refined = True
         if args.refine:
             with stage(progress, "Refining (bundle adjustment)", times=times, key="refine"):
                 rec, refined, note = _refine(rec, args.refine_intrinsics)
-            notes.append(note)
+            notes.append(("bundle adjustment", note))
         mask = None
+        consistency = None
+        if "report" in formats:  # the report shows the checks; their depth check also gives --filter's mask
+            with stage(progress, "Consistency checks", times=times, key="consistency"):
+                try:
+                    consistency = rec.check()
+                except ValueError as err:  # the report is written without the checks
+                    notes.append(("consistency", f"the checks failed: {err}; the report has none"))
+            if consistency is not None and args.filter == "consistent":
+                mask = consistency.mask
         if args.filter == "consistent":
-            from vggt_py.inference.consistency import consistent_mask
+            if mask is None:
+                from vggt_py.inference.consistency import consistent_mask
 
-            with stage(progress, "Multi-view consistency", times=times, key="consistency"):
-                mask = consistent_mask(rec)
+                with stage(progress, "Multi-view consistency", times=times, key="consistent mask"):
+                    mask = consistent_mask(rec)
             filter_text += " and multi-view consistent"
+        report_options = {
+            "consistency": consistency,
+            "check_consistency": False,
+            "settings": _settings(args, formats, filter_text),
+            "timings": times,
+        }
         with stage(progress, "Exporting", total=len(formats), times=times, key="export") as task:
 
             def on_format(fmt: str) -> None:
@@ -170,6 +191,7 @@ def _reconstruct_and_write(
                     colmap_max_points=_COLMAP_MAX_POINTS,
                     overwrite=args.overwrite,
                     on_format=on_format,
+                    report_options=report_options if "report" in formats else None,
                 )
             except (ImportError, ValueError) as err:
                 raise CLIError(f"export failed: {err}; {out_dir} was left unchanged") from err
@@ -184,6 +206,24 @@ def _reconstruct_and_write(
         )
         return 1
     return 0
+
+
+def _settings(args: argparse.Namespace, formats: tuple[str, ...], filter_text: str) -> dict[str, object]:
+    """The run's settings as the report lists them."""
+    inputs = [str(p) for p in args.input]
+    return {
+        "input": inputs[0] if len(inputs) == 1 else f"{len(inputs)} files ({inputs[0]} ...)",
+        "output": str(args.output),
+        "model": args.model or "(default)",
+        "device / dtype (requested)": f"{args.device} / {args.dtype}",
+        "preprocessing": args.mode,
+        "max frames": args.max_frames or "all",
+        "frames per dense-head pass": args.chunk or "model default",
+        "point source": args.points,
+        "points kept": filter_text,
+        "refine": f"yes ({args.refine_intrinsics} intrinsics)" if args.refine else "no",
+        "formats": list(formats),
+    }
 
 
 def _refine(rec: Reconstruction, intrinsics: str) -> tuple[Reconstruction, bool, str]:
@@ -220,7 +260,7 @@ def _print_summary(
     filter_text: str,
     times: dict[str, float],
     source: str | Path | list[Path],
-    notes: list[str] | None = None,
+    notes: list[tuple[str, str]] | None = None,
 ) -> None:
     from rich.table import Table
 
@@ -242,10 +282,11 @@ def _print_summary(
     table.add_row("points kept", f"{kept:,} of {candidates:,}{share}, {filter_text}")
     if "colmap" in written and kept > _COLMAP_MAX_POINTS:
         table.add_row("COLMAP points", f"{_COLMAP_MAX_POINTS:,} (a random subset)")
-    for note in notes or []:
-        table.add_row("bundle adjustment", escape(note))
+    for label, note in notes or []:
+        table.add_row(label, escape(note))
     for fmt, path in written.items():
-        table.add_row(f"wrote {fmt}", f"{escape(str(path))} ({human_bytes(file_size(path))})")
+        shown = path / "report.html" if fmt == "report" else path
+        table.add_row(f"wrote {fmt}", f"{escape(str(shown))} ({human_bytes(file_size(path))})")
     steps = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in times.items())
     table.add_row("time", f"{sum(times.values()):.1f} s ({steps})")
     make_console().print(table)
@@ -257,11 +298,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     parser = subparsers.add_parser(
         "reconstruct",
-        help="cameras, depth and a point cloud from photos (GLB, PLY, COLMAP, NPZ)",
+        help="cameras, depth and a point cloud from photos (GLB, PLY, COLMAP, NPZ, an HTML report)",
         description=(
             "Reconstruct a scene from photos: a folder of images, several image files or a video. Writes "
             "scene.glb (points + cameras), points.ply, sparse/ (COLMAP model in original image pixels) and "
-            "reconstruction.npz (every array) into OUT. Under `torchrun --nproc-per-node=N -m vggt_py.cli "
+            "reconstruction.npz (every array) and report/report.html (pictures of every frame, views, consistency "
+            "checks, settings and timings; opens offline) into OUT. Under `torchrun --nproc-per-node=N -m vggt_py.cli "
             "reconstruct ...` the frames are split across the N processes (one GPU each with NCCL, or gloo on "
             "CPU) with exact global attention; rank 0 writes the result."
         ),
@@ -277,6 +319,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--formats",
         default=",".join(FORMATS),
         help=f"comma-separated subset of {','.join(FORMATS)} (default: all)",
+    )
+    parser.add_argument(
+        "--no-report",
+        action="store_true",
+        help="do not write the visual report (report/; it runs the consistency checks, which take a while on "
+        "many frames)",
     )
     parser.add_argument(
         "--conf-percentile",

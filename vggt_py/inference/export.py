@@ -1,7 +1,8 @@
-"""Write a :class:`Reconstruction` to disk: GLB scene, PLY point cloud, NPZ arrays, COLMAP sparse model.
+"""Write a :class:`Reconstruction` to disk: GLB scene, PLY point cloud, NPZ arrays, COLMAP sparse model, visual report.
 
-The COLMAP writer lives in :mod:`~vggt_py.inference.colmap_export` and the point selection in
-:mod:`~vggt_py.inference.selection`; both are importable from here too.
+The COLMAP writer lives in :mod:`~vggt_py.inference.colmap_export`, the point selection in
+:mod:`~vggt_py.inference.selection` (both importable from here too) and the visual report
+(``report/report.html`` + PNGs) in :mod:`~vggt_py.inference.report`.
 
 :func:`export` is one transaction (:mod:`~vggt_py.inference.export_transaction`, docs/guarantees.md):
 every format is written into a staging folder, read back, then swapped in with a manifest
@@ -52,7 +53,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -103,13 +104,14 @@ __all__ = [
     "to_trimesh_scene",
 ]
 
-FORMATS: tuple[str, ...] = ("glb", "ply", "colmap", "npz")
+FORMATS: tuple[str, ...] = ("glb", "ply", "colmap", "npz", "report")
 # File (or folder, for COLMAP) written by :func:`export` for each format, relative to ``out_dir``.
 OUTPUT_NAMES: dict[str, str] = {
     "glb": "scene.glb",
     "ply": "points.ply",
     "colmap": "sparse",
     "npz": "reconstruction.npz",
+    "report": "report",  # report.html + PNGs (inference/report.py)
 }
 NPZ_FORMAT_VERSION = 1
 
@@ -424,6 +426,12 @@ def _write_npz(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
     export_npz(rec, path)
 
 
+def _write_report(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
+    from vggt_py.inference.report import write_report
+
+    write_report(rec, path, selection=plan["selected"], **plan["report_options"])
+
+
 def _verify_glb(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
     import trimesh
 
@@ -464,6 +472,20 @@ def _verify_colmap(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> Non
         raise ValueError(f"reads back {found} (cameras, images, points), expected {expected}")
 
 
+def _verify_report(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
+    from PIL import Image
+
+    from vggt_py.inference.report import REPORT_HTML, referenced_files
+
+    links = [link for link in referenced_files(path / REPORT_HTML) if not link.startswith("#")]
+    outside = [link for link in links if ":" in link or link.startswith("/") or ".." in link]
+    if outside:
+        raise ValueError(f"report.html refers to files outside its folder: {outside[:3]}")
+    for link in dict.fromkeys(links):
+        with Image.open(path / link) as image:  # raises for a missing or truncated picture
+            image.verify()
+
+
 # Per format: write into a path, then read that path back and raise (any exception) if it is wrong.
 # A new format adds an entry to FORMATS, OUTPUT_NAMES, WRITERS and VERIFIERS.
 WRITERS: dict[str, Callable[[Reconstruction, Path, dict[str, Any]], None]] = {
@@ -471,13 +493,24 @@ WRITERS: dict[str, Callable[[Reconstruction, Path, dict[str, Any]], None]] = {
     "ply": _write_ply,
     "colmap": _write_colmap,
     "npz": _write_npz,
+    "report": _write_report,
 }
 VERIFIERS: dict[str, Callable[[Reconstruction, Path, dict[str, Any]], None]] = {
     "glb": _verify_glb,
     "ply": _verify_ply,
     "colmap": _verify_colmap,
     "npz": _verify_npz,
+    "report": _verify_report,
 }
+
+
+def _report_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    allowed = ("consistency", "check_consistency", "settings", "timings", "title", "max_points", "thumbnail_size", "seed")
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"report_options: unknown option(s) {unknown}; expected some of {list(allowed)}")
+    return options
 
 
 def _describe(err: BaseException) -> str:
@@ -548,6 +581,7 @@ def export(
     seed: int = 0,
     overwrite: bool = False,
     on_format: Callable[[str], None] | None = None,
+    report_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Write ``formats`` into ``out_dir`` (names in :data:`OUTPUT_NAMES`) as one transaction; returns ``{format: path}``.
 
@@ -565,6 +599,9 @@ def export(
         overwrite: replace an existing export in ``out_dir``; without it a folder holding one
             (a manifest or any file of :data:`OUTPUT_NAMES`) is refused.
         on_format: called with each format's name before it is written (progress display).
+        report_options: keyword arguments of :func:`~vggt_py.inference.report.write_report` for the
+            ``report`` format (``consistency``, ``settings``, ``timings``...); its views draw the
+            export's point selection.
 
     Raises:
         ValueError: bad arguments, ``out_dir`` is a file, or the reconstruction cannot be exported.
@@ -588,9 +625,12 @@ def export(
         "shared_camera": shared_camera,
         "cloud": None,
         "colmap_selection": None,
+        "selected": None,
+        "report_options": _report_options(report_options),
     }
-    if any(fmt in ("glb", "ply", "colmap") for fmt in formats):
+    if any(fmt in ("glb", "ply", "colmap", "report") for fmt in formats):
         selected = select_points(rec, conf_threshold, conf_percentile, source, mask)
+        plan["selected"] = selected
         plan["cloud"] = selected.subsample(max_points)  # GLB and PLY draw with seed 0
         plan["colmap_selection"] = selected.subsample(colmap_max_points, seed)
 
