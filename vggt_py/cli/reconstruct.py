@@ -189,6 +189,10 @@ def _reconstruct_and_write(
                     conf_percentile=percentile,
                     mask=mask,
                     colmap_max_points=_COLMAP_MAX_POINTS,
+                    glb_axes=args.glb_axes,
+                    image_paths=[p if f is None else None for p, f in zip(batch.paths, batch.frame_indices)],
+                    load_image=batch.load_original,  # video frames: written into OUT/images/ for transforms.json
+                    transforms_depth=args.transforms_depth,
                     overwrite=args.overwrite,
                     on_format=on_format,
                     report_options=report_options if "report" in formats else None,
@@ -301,9 +305,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="cameras, depth and a point cloud from photos (GLB, PLY, COLMAP, NPZ, an HTML report)",
         description=(
             "Reconstruct a scene from photos: a folder of images, several image files or a video. Writes "
-            "scene.glb (points + cameras), points.ply, sparse/ (COLMAP model in original image pixels) and "
-            "reconstruction.npz (every array) and report/report.html (pictures of every frame, views, consistency "
-            "checks, settings and timings; opens offline) into OUT. Under `torchrun --nproc-per-node=N -m vggt_py.cli "
+            "scene.glb (points + cameras, glTF's y-up axes), points.ply, sparse/ (COLMAP model in original image "
+            "pixels), reconstruction.npz (every array), transforms.json (nerfstudio cameras, pointing at the "
+            "photos and points.ply) and report/report.html (pictures of every frame, views, consistency checks, "
+            "settings and timings; opens offline) into OUT. Under `torchrun --nproc-per-node=N -m vggt_py.cli "
             "reconstruct ...` the frames are split across the N processes (one GPU each with NCCL, or gloo on "
             "CPU) with exact global attention; rank 0 writes the result."
         ),
@@ -325,6 +330,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="do not write the visual report (report/; it runs the consistency checks, which take a while on "
         "many frames)",
+    )
+    parser.add_argument(
+        "--transforms-depth",
+        action="store_true",
+        help="with the transforms format: also write OUT/depths/*.npy (depth x 1000 at the photos' size, "
+        "0 where filtered out; nerfstudio's default depth unit scale 1e-3 reads it back) and name them in "
+        "transforms.json",
+    )
+    parser.add_argument(
+        "--glb-axes",
+        choices=("gltf", "opencv"),
+        default="gltf",
+        help="world axes of scene.glb: 'gltf' (default) +Y up as glTF viewers expect (the OpenCV world "
+        "rotated by 180 degrees about x); 'opencv' keeps the reconstruction's axes (x right, y down, z forward)",
     )
     parser.add_argument(
         "--conf-percentile",
