@@ -226,10 +226,12 @@ def infer(
     query_points: np.ndarray | None = None,
     point_source: str = "depth",
     distributed: bool = False,
+    **options: object,
 ) -> Reconstruction | None:
     """:func:`~vggt_py.inference.api.reconstruct` with ``--dtype``/``--chunk``; running out of memory says what to try.
 
     ``distributed``: the frames split across the process group (``torchrun``); ``None`` on ranks other than 0.
+    ``options``: more keyword arguments of ``reconstruct`` (``window``, ``intrinsics``...).
     """
     from vggt_py.inference.api import autocast_dtype, reconstruct
 
@@ -244,6 +246,7 @@ def infer(
             dtype=args.dtype,
             frames_chunk_size=args.chunk,
             distributed=distributed,
+            **options,  # type: ignore[arg-type]
         )
     except (torch.OutOfMemoryError, RuntimeError) as err:
         if not is_out_of_memory(err):

@@ -40,6 +40,7 @@ __all__ = [
     "ModelChoice",
     "autocast_dtype",
     "hub_reachable",
+    "input_frame_indices",
     "load_default_model",
     "load_model",
     "model_name",
@@ -398,12 +399,18 @@ def _reconstruct(
     return rec if known is None else _with_known_intrinsics(rec, known, chosen)
 
 
+def input_frame_indices(rec: Reconstruction) -> list[int]:
+    """The index among the INPUT frames of each frame of ``rec`` (``keyframes`` skips frames, ``window``
+    may drop some): ``metadata["keyframes"]`` and ``metadata["windowed"]["frames"]`` composed."""
+    windowed = rec.metadata.get("windowed")
+    frames = list(windowed["frames"]) if isinstance(windowed, dict) else list(range(len(rec)))
+    chosen = rec.metadata.get("keyframes")
+    return [int(chosen[i]) for i in frames] if chosen is not None else frames
+
+
 def _with_known_intrinsics(rec: Reconstruction, known: np.ndarray, chosen: Sequence[int] | None) -> Reconstruction:
     """``rec`` with the input frames' known camera matrices ``known`` (after keyframes and windowing)."""
-    frames = list(rec.metadata["windowed"]["frames"]) if "windowed" in rec.metadata else list(range(len(rec)))
-    if chosen is not None:
-        frames = [chosen[i] for i in frames]
-    return apply_intrinsics(rec, known[frames])
+    return apply_intrinsics(rec, known[input_frame_indices(rec)])
 
 
 def _subset(batch: ImageBatch, frames: Sequence[int]) -> ImageBatch:

@@ -44,6 +44,9 @@ _PNP_MIN_INLIERS = 32
 # A PnP pose is used only when the point map agrees with the known K at most sampled pixels; a model whose
 # point map does not (a weak model, a K far from the photos' camera) keeps its predicted poses.
 _PNP_MIN_INLIER_FRACTION = 0.5
+# RANSAC trials: at an inlier fraction of 0.5, 3-point samples are all inliers with probability 1/8, so 500
+# trials miss with probability < 1e-28; more would only be spent on point maps that are refused anyway.
+_PNP_MAX_TRIALS = 500
 _PNP_ERROR_FRACTION = 0.01  # RANSAC threshold as a fraction of the model image's larger side
 _PNP_MIN_ERROR = 2.0  # model pixels
 
@@ -136,7 +139,7 @@ def apply_intrinsics(
     ratios: list[np.ndarray] = []  # depth map / depth of the map's point in the PnP camera, per sample
     for i in range(len(rec)):
         xy, xyz = _pnp_samples(rec, i, source, rng)
-        pose, count = pnp_pose(pycolmap, xy, xyz, k_model[i], (height, width), max_error, seed)
+        pose, count = pnp_pose(pycolmap, xy, xyz, k_model[i], (height, width), max_error, seed, _PNP_MAX_TRIALS)
         fraction = count / len(xy) if len(xy) else 0.0
         fractions.append(round(fraction, 4))
         usable = count >= _PNP_MIN_INLIERS and fraction >= _PNP_MIN_INLIER_FRACTION
