@@ -47,6 +47,7 @@ key                    shape / dtype      meaning
 ``tracks``             [S, N, 2]          optional: tracks in model pixels
 ``track_visibility``   [S, N]             optional
 ``track_confidence``   [S, N]             optional
+``known_intrinsics``   [S, 3, 3] float64  optional: the user's camera matrices in ORIGINAL pixels, exactly
 ====================== ================== ============================================================
 """
 
@@ -151,6 +152,7 @@ _OPTIONAL_NPZ_KEYS = (
     "tracks",
     "track_visibility",
     "track_confidence",
+    "known_intrinsics",
 )
 # Frustum depth as a fraction of the scene extent when ``camera_scale`` is not given.
 _DEFAULT_CAMERA_FRACTION = 0.05
