@@ -102,3 +102,14 @@ def test_merge_helpers():
 def test_example_configs_load(name):
     config = TrainConfig.from_yaml(REPO / "configs" / name)
     assert config.train.output_dir.startswith("runs/")
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs" / "research").glob("*.yaml")), ids=lambda p: p.name)
+def test_research_configs_load(path):
+    """The issue-15 research recipes parse, and their model files exist and build."""
+    from vggt_py.config import VGGTConfig
+
+    config = TrainConfig.from_yaml(path)
+    assert config.train.output_dir.startswith("runs/research/")
+    VGGTConfig.from_json(REPO / config.model.config)
+
