@@ -9,9 +9,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from inference.test_consistency import make_reconstruction, rotate_camera  # tests/ is on sys.path
 
-from vggt_py.inference.colmap_tracks import SparseTracks, build_tracks, filter_tracks, tracks_from_refinement
+from vggt_py.inference.colmap_tracks import (
+    SparseTracks,
+    build_tracks,
+    filter_tracks,
+    moved_with,
+    tracks_from_refinement,
+)
 from vggt_py.inference.export import MANIFEST_NAME, export
 from vggt_py.inference.reconstruction import Reconstruction
 
@@ -141,3 +148,20 @@ def test_bad_arguments(exact: Reconstruction, tmp_path: Path) -> None:
     no_head = dataclasses.replace(exact, points_from_head=None, points_conf=None)
     with pytest.raises(ValueError, match="no point-head map and no track-head tracks"):
         build_tracks(no_head)
+
+
+def test_tracks_move_with_known_poses_and_anchors(exact: Reconstruction) -> None:
+    """A similarity applied after the tracks were built (known poses, a metric anchor) moves their points too."""
+    from vggt_py.geometry import axis_angle_to_mat, similarity_matrix
+    from vggt_py.inference.anchors import apply_similarity_to
+
+    tracks = build_tracks(exact, points_per_frame=POINTS, max_reprojection_error=None)
+    rotation = axis_angle_to_mat(torch.tensor([0.3, -0.2, 0.5], dtype=torch.float64)).numpy()
+    matrix = similarity_matrix(2.5, rotation, np.array([1.0, -2.0, 0.5]))
+    moved_rec = apply_similarity_to(exact, matrix)
+    moved = moved_with(tracks, exact, moved_rec)
+    np.testing.assert_allclose(moved.xyz, tracks.xyz @ (2.5 * rotation).T + [1.0, -2.0, 0.5], atol=1e-4)
+    np.testing.assert_allclose(moved.errors(moved_rec), tracks.errors(exact), atol=1e-3)  # pixels do not move
+    assert moved_with(tracks, exact, exact) is tracks
+    with pytest.raises(ValueError, match="differ in their frames"):
+        moved_with(tracks, exact, make_reconstruction(3))

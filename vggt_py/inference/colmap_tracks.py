@@ -52,7 +52,14 @@ from vggt_py.inference.selection import check_exportable
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import pycolmap
 
-__all__ = ["MAX_QUERY_FRAMES", "SparseTracks", "build_tracks", "filter_tracks", "tracks_from_refinement"]
+__all__ = [
+    "MAX_QUERY_FRAMES",
+    "SparseTracks",
+    "build_tracks",
+    "filter_tracks",
+    "moved_with",
+    "tracks_from_refinement",
+]
 
 MAX_QUERY_FRAMES = 32
 
@@ -324,3 +331,33 @@ def tracks_from_refinement(
         source="refined",
     )
     return filter_tracks(rec, raw, max_reprojection_error, min_observations)
+
+
+def moved_with(tracks: SparseTracks, before: Reconstruction, after: Reconstruction) -> SparseTracks:
+    """``tracks`` of ``before`` in the world of ``after``, a copy of ``before`` moved by a similarity.
+
+    Known poses and metric anchors (:mod:`~vggt_py.inference.anchors`) move a reconstruction's world;
+    tracks built before that must move with it. The transform is measured, exactly, as the affine map
+    from ``before``'s depth points to ``after``'s (least squares over up to 20,000 valid pixels).
+
+    Raises:
+        ValueError: the two reconstructions are not one moved by an affine map (different frames, or
+            depth points that do not map onto each other).
+    """
+    if len(before) != len(after) or before.depth.shape != after.depth.shape:
+        raise ValueError("moved_with: the reconstructions differ in their frames")
+    if np.array_equal(before.extrinsics, after.extrinsics) and np.array_equal(before.depth, after.depth):
+        return tracks
+    src = before.points_from_depth.reshape(-1, 3).astype(np.float64)
+    dst = after.points_from_depth.reshape(-1, 3).astype(np.float64)
+    valid = np.flatnonzero(np.isfinite(src).all(-1) & np.isfinite(dst).all(-1) & (before.depth.reshape(-1) > 0))
+    if valid.size < 4:
+        raise ValueError("moved_with: fewer than 4 valid depth points to measure the transform on")
+    if valid.size > 20_000:
+        valid = np.random.default_rng(0).choice(valid, size=20_000, replace=False)
+    design = np.c_[src[valid], np.ones(valid.size)]
+    solution, *_ = np.linalg.lstsq(design, dst[valid], rcond=None)  # [4, 3]
+    residual = np.abs(design @ solution - dst[valid]).max()
+    if not residual <= 1e-3 * max(1.0, float(np.abs(dst[valid]).max())):
+        raise ValueError(f"moved_with: the depth points do not map onto each other (residual {residual:.3g})")
+    return dataclasses.replace(tracks, xyz=np.c_[tracks.xyz, np.ones(tracks.num_points)] @ solution)

@@ -1,7 +1,8 @@
-"""Write a :class:`Reconstruction` to disk: GLB scene, PLY point cloud, NPZ arrays, COLMAP sparse model.
+"""Write a :class:`Reconstruction` to disk: GLB scene, PLY point cloud, NPZ arrays, COLMAP sparse model, visual report.
 
-The COLMAP writer lives in :mod:`~vggt_py.inference.colmap_export` and the point selection in
-:mod:`~vggt_py.inference.selection`; both are importable from here too.
+The COLMAP writer lives in :mod:`~vggt_py.inference.colmap_export`, the point selection in
+:mod:`~vggt_py.inference.selection` (both importable from here too) and the visual report
+(``report/report.html`` + PNGs) in :mod:`~vggt_py.inference.report`.
 
 :func:`export` is one transaction (:mod:`~vggt_py.inference.export_transaction`, docs/guarantees.md):
 every format is written into a staging folder, read back, then swapped in with a manifest
@@ -46,6 +47,7 @@ key                    shape / dtype      meaning
 ``tracks``             [S, N, 2]          optional: tracks in model pixels
 ``track_visibility``   [S, N]             optional
 ``track_confidence``   [S, N]             optional
+``known_intrinsics``   [S, 3, 3] float64  optional: the user's camera matrices in ORIGINAL pixels, exactly
 ====================== ================== ============================================================
 """
 
@@ -54,7 +56,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -118,13 +120,14 @@ __all__ = [
     "write_transforms",
 ]
 
-FORMATS: tuple[str, ...] = ("glb", "ply", "colmap", "npz", "transforms")
+FORMATS: tuple[str, ...] = ("glb", "ply", "colmap", "npz", "transforms", "report")
 # File (or folder, for COLMAP) written by :func:`export` for each format, relative to ``out_dir``.
 OUTPUT_NAMES: dict[str, str] = {
     "glb": "scene.glb",
     "ply": "points.ply",
     "colmap": "sparse",
     "npz": "reconstruction.npz",
+    "report": "report",  # report.html + PNGs (inference/report.py)
     "transforms": "transforms.json",
 }
 # Folders a format may write besides its main file (``transforms``: depth maps, video frames).
@@ -151,6 +154,7 @@ _OPTIONAL_NPZ_KEYS = (
     "tracks",
     "track_visibility",
     "track_confidence",
+    "known_intrinsics",
 )
 # Frustum depth as a fraction of the scene extent when ``camera_scale`` is not given.
 _DEFAULT_CAMERA_FRACTION = 0.05
@@ -480,6 +484,10 @@ def _write_npz(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
     export_npz(rec, path)
 
 
+def _write_report(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
+    from vggt_py.inference.report import write_report
+
+    write_report(rec, path, selection=plan["selected"], **plan["report_options"])
 def _write_transforms(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
     write_transforms(
         rec,
@@ -581,6 +589,20 @@ def _verify_colmap(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> Non
             raise ValueError(f"stored point errors up to {errors.max():.4g} px, expected finite and <= {bound}")
 
 
+def _verify_report(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
+    from PIL import Image
+
+    from vggt_py.inference.report import REPORT_HTML, referenced_files
+
+    links = [link for link in referenced_files(path / REPORT_HTML) if not link.startswith("#")]
+    outside = [link for link in links if ":" in link or link.startswith("/") or ".." in link]
+    if outside:
+        raise ValueError(f"report.html refers to files outside its folder: {outside[:3]}")
+    for link in dict.fromkeys(links):
+        with Image.open(path / link) as image:  # raises for a missing or truncated picture
+            image.verify()
+
+
 # Per format: write into a path, then read that path back and raise (any exception) if it is wrong.
 # A new format adds an entry to FORMATS, OUTPUT_NAMES, WRITERS and VERIFIERS.
 WRITERS: dict[str, Callable[[Reconstruction, Path, dict[str, Any]], None]] = {
@@ -588,6 +610,7 @@ WRITERS: dict[str, Callable[[Reconstruction, Path, dict[str, Any]], None]] = {
     "ply": _write_ply,
     "colmap": _write_colmap,
     "npz": _write_npz,
+    "report": _write_report,
     "transforms": _write_transforms,
 }
 VERIFIERS: dict[str, Callable[[Reconstruction, Path, dict[str, Any]], None]] = {
@@ -595,8 +618,18 @@ VERIFIERS: dict[str, Callable[[Reconstruction, Path, dict[str, Any]], None]] = {
     "ply": _verify_ply,
     "colmap": _verify_colmap,
     "npz": _verify_npz,
+    "report": _verify_report,
     "transforms": _verify_transforms,
 }
+
+
+def _report_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    allowed = ("consistency", "check_consistency", "settings", "timings", "title", "max_points", "thumbnail_size", "seed")
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"report_options: unknown option(s) {unknown}; expected some of {list(allowed)}")
+    return options
 
 
 def _describe(err: BaseException) -> str:
@@ -711,6 +744,7 @@ def export(
     seed: int = 0,
     overwrite: bool = False,
     on_format: Callable[[str], None] | None = None,
+    report_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Write ``formats`` into ``out_dir`` (names in :data:`OUTPUT_NAMES`) as one transaction; returns ``{format: path}``.
 
@@ -749,6 +783,9 @@ def export(
         overwrite: replace an existing export in ``out_dir``; without it a folder holding one
             (a manifest or any file of :data:`OUTPUT_NAMES`) is refused.
         on_format: called with each format's name before it is written (progress display).
+        report_options: keyword arguments of :func:`~vggt_py.inference.report.write_report` for the
+            ``report`` format (``consistency``, ``settings``, ``timings``...); its views draw the
+            export's point selection.
 
     Raises:
         ValueError: bad arguments, ``out_dir`` is a file, or the reconstruction cannot be exported.
@@ -802,6 +839,8 @@ def export(
         "colmap_tracks": None,
         "colmap_max_error": colmap_max_error,
         "colmap_summary": None,
+        "selected": None,
+        "report_options": _report_options(report_options),
         "out_dir": out,
         "image_paths": list(image_paths) if image_paths is not None else None,
         "load_image": load_image,
@@ -809,8 +848,9 @@ def export(
         "transforms_camera_model": transforms_camera_model,
         "keep": None,
     }
-    if any(fmt in ("glb", "ply", "colmap") for fmt in formats):
+    if any(fmt in ("glb", "ply", "colmap", "report") for fmt in formats):
         selected = select_points(rec, conf_threshold, conf_percentile, source, mask)
+        plan["selected"] = selected
         plan["cloud"] = selected.subsample(max_points)  # GLB and PLY draw with seed 0
         plan["colmap_selection"] = selected.subsample(colmap_max_points, seed)
     if "colmap" in formats:
