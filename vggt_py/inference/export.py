@@ -1,8 +1,11 @@
-"""Write a :class:`Reconstruction` to disk: GLB scene, PLY point cloud, NPZ arrays, COLMAP sparse model, visual report.
+"""Write a :class:`Reconstruction` to disk: GLB scene, PLY point cloud, NPZ arrays, COLMAP sparse model,
+nerfstudio ``transforms.json``, visual report.
 
-The COLMAP writer lives in :mod:`~vggt_py.inference.colmap_export`, the point selection in
-:mod:`~vggt_py.inference.selection` (both importable from here too) and the visual report
-(``report/report.html`` + PNGs) in :mod:`~vggt_py.inference.report`.
+The COLMAP writer lives in :mod:`~vggt_py.inference.colmap_export` (its multi-view tracks in
+:mod:`~vggt_py.inference.colmap_tracks`), the nerfstudio writer in
+:mod:`~vggt_py.inference.transforms_export`, the point selection in :mod:`~vggt_py.inference.selection`
+(all importable from here too) and the visual report (``report/report.html`` + PNGs) in
+:mod:`~vggt_py.inference.report`.
 
 :func:`export` is one transaction (:mod:`~vggt_py.inference.export_transaction`, docs/guarantees.md):
 every format is written into a staging folder, read back, then swapped in with a manifest
