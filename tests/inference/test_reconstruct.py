@@ -71,7 +71,8 @@ def test_room_photos_end_to_end(model: VGGT, tmp_path: Path) -> None:
     assert rec.depth.shape == (8, 112, 140) and rec.points_from_depth.shape == (8, 112, 140, 3)
     assert np.isfinite(rec.extrinsics).all() and (rec.depth > 0).all()
 
-    written = export(rec, tmp_path, conf_percentile=50, max_points=5000, colmap_max_points=2000)
+    # dense COLMAP points (one observation each): exact projections check the pixel conventions
+    written = export(rec, tmp_path, conf_percentile=50, max_points=5000, colmap_max_points=2000, colmap_points="dense")
     sparse = pycolmap.Reconstruction(str(written["colmap"]))
     assert sparse.num_images() == 8 and sparse.num_points3D() == 2000
     by_name = {image.name: image for image in sparse.images.values()}
