@@ -32,10 +32,13 @@ def test_reconstruct_writes_every_format(model_dir: Path, tmp_path: Path, capsys
     assert sorted(p.name for p in out.iterdir()) == [
         "points.ply",
         "reconstruction.npz",
+        "report",
         "scene.glb",
         "sparse",
+        "transforms.json",
         "vggt-export.json",
     ]
+    assert (out / "report" / "report.html").is_file() and len(list((out / "report").glob("frame_*_photo.png"))) == 8
     sparse = pycolmap.Reconstruction(str(out / "sparse"))
     assert sparse.num_images() == 8
     rec = load_npz(out / "reconstruction.npz")

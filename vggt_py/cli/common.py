@@ -230,12 +230,14 @@ def infer(
     point_source: str = "depth",
     distributed: bool = False,
     bar: tuple[Progress, TaskID] | None = None,
+    **options: object,
 ) -> Reconstruction | None:
     """:func:`~vggt_py.inference.api.reconstruct` with ``--dtype``/``--chunk``; running out of memory says what to try.
 
     ``distributed``: the frames split across the process group (``torchrun``); ``None`` on ranks other than 0.
     ``bar``: a progress task that follows the forward pass block by block (:mod:`vggt_py.inference.progress`),
     its description naming the step that just finished.
+    ``options``: more keyword arguments of ``reconstruct`` (``window``, ``intrinsics``...).
     """
     from vggt_py.inference.api import autocast_dtype, reconstruct
     from vggt_py.inference.progress import forward_progress
@@ -262,6 +264,7 @@ def infer(
                 dtype=args.dtype,
                 frames_chunk_size=args.chunk,
                 distributed=distributed,
+                **options,  # type: ignore[arg-type]
             )
     except (torch.OutOfMemoryError, RuntimeError) as err:
         if not is_out_of_memory(err):

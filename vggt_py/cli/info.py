@@ -25,7 +25,7 @@ class _ModelInfo(NamedTuple):
 def _describe_model(spec: str, offline: bool) -> _ModelInfo:
     """The model's config and where its weights are, without loading (or downloading) the weights."""
     from vggt_py.bundled import bundled_model_dir, parse_bundled_spec
-    from vggt_py.hub import WeightsNotAvailableError, resolve_pretrained
+    from vggt_py.hub import WeightsNotAvailableError, resolve_pretrained, weights_file_config
     from vggt_py.inference.api import hub_reachable
 
     def read_config(path: Path | None, note: str) -> tuple[VGGTConfig, str]:
@@ -44,9 +44,13 @@ def _describe_model(spec: str, offline: bool) -> _ModelInfo:
     if local.exists():
         try:
             config_path, weights = resolve_pretrained(local)
-        except FileNotFoundError as err:
+            embedded = weights_file_config(weights)
+        except (FileNotFoundError, ValueError) as err:
             raise CLIError(f"--model {spec}: {err}") from err
-        config, note = read_config(config_path, str(config_path))
+        if embedded is not None:
+            config, note = embedded, f"stored in the training checkpoint {weights}"
+        else:
+            config, note = read_config(config_path, str(config_path))
         return _ModelInfo(config, note, f"{weights} ({human_bytes(weights.stat().st_size)})")
     try:
         config_path, weights = resolve_pretrained(spec, local_files_only=True)
