@@ -136,3 +136,14 @@ def test_the_model_section_names_one_architecture():
     assert TrainConfig.from_dict({"model": {"preset": "small", "init": "bundled"}}).model.preset == "small"
     with pytest.raises(ValueError, match=r"model.preset: unknown preset 'huge'; available: \['small', 'tiny'"):
         TrainConfig.from_dict({"model": {"preset": "huge"}})
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs" / "research").glob("*.yaml")), ids=lambda p: p.name)
+def test_research_configs_load(path):
+    """The issue-15 research recipes parse, and their model files exist and build."""
+    from vggt_py.config import VGGTConfig
+
+    config = TrainConfig.from_yaml(path)
+    assert config.train.output_dir.startswith("runs/research/")
+    VGGTConfig.from_json(REPO / config.model.config)
+

@@ -94,6 +94,8 @@ class SyntheticDataConfig:
         height, width: rendered image size (then cropped / resized to the batch size).
         difficulty: :meth:`~vggt_py.data.synthetic.SceneConfig.preset` name.
         seed: seed of the first scene.
+        baseline, rotation_jitter_deg, texture_richness: replace the preset's value of these
+            :class:`~vggt_py.data.synthetic.SceneConfig` fields (None: keep the preset's).
     """
 
     num_scenes: int = 64
@@ -103,12 +105,22 @@ class SyntheticDataConfig:
     width: int = 224
     difficulty: Literal["easy", "default", "hard"] = "default"
     seed: int = 0
+    baseline: float | None = None
+    rotation_jitter_deg: float | None = None
+    texture_richness: float | None = None
+
+    def scene_overrides(self) -> dict[str, float]:
+        """The :class:`~vggt_py.data.synthetic.SceneConfig` fields set here (those that are not None)."""
+        names = ("baseline", "rotation_jitter_deg", "texture_richness")
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
     def __post_init__(self) -> None:
         _require(self.num_scenes >= 1 and self.val_scenes >= 0, "data.synthetic: num_scenes >= 1, val_scenes >= 0")
         _require(self.frames_per_scene >= 1, "data.synthetic.frames_per_scene must be >= 1")
         _require(self.height >= 2 and self.width >= 2, "data.synthetic.height and width must be >= 2")
         _require(self.seed >= 0, "data.synthetic.seed must be >= 0")
+        for name, value in self.scene_overrides().items():
+            _require(value >= 0, f"data.synthetic.{name} must be >= 0 or null, got {value}")
 
 
 @dataclass

@@ -169,7 +169,12 @@ def build_scenes(data: DataConfig, split: str) -> SceneCollection | None:
         if count == 0:
             return None
         scene_config = SceneConfig.preset(
-            syn.difficulty, num_frames=syn.frames_per_scene, height=syn.height, width=syn.width, num_tracks=0
+            syn.difficulty,
+            num_frames=syn.frames_per_scene,
+            height=syn.height,
+            width=syn.width,
+            num_tracks=0,
+            **syn.scene_overrides(),
         )
         seed = syn.seed if split == "train" else syn.seed + syn.num_scenes
         return SceneCollection.synthetic(scene_config, count, seed)
@@ -449,7 +454,7 @@ class Trainer:
             share = len(index) / size
             with self._sync(k == len(chunks) - 1):
                 predictions = self._forward(chunk)
-                terms = self.loss_fn(predictions, chunk)
+                terms = self.loss_fn(predictions, chunk, step=self.global_step)
                 (terms["loss"] * share).backward()
             if "pose_enc_list" in predictions and chunk["images"].shape[0] * (chunk["images"].shape[1] - 1) >= 2:
                 terms["alarm_pose_spread"] = pose_spread(predictions["pose_enc_list"][-1].detach(), chunk)
