@@ -104,6 +104,26 @@ def test_selecting_a_frame_shows_its_maps(rec, viewer) -> None:
         viewer.select_frame(10)
 
 
+def test_clicking_a_frustum_selects_its_frame(rec, viewer) -> None:
+    viewer.select_frame(0)
+    for entry in viewer.frusta[5]._impl.click_cb:  # what viser calls when the browser reports a click on it
+        entry.callback(None)
+    assert viewer.selected_frame == 5 and viewer.frame_dropdown.value == f"5: {rec.names[5]}"
+    np.testing.assert_array_equal(viewer.photo_image.image, rec.colors[5])
+
+
+def test_rec_view_without_blocking(rec, capsys) -> None:
+    viewer = rec.view(port=0, block=False, check_consistency=False)
+    try:
+        assert f"viewer: open {viewer.url} in a browser" in capsys.readouterr().out
+        assert "viser" in fetch(viewer.url).lower()
+        assert len(viewer.point_cloud.points) == len(select_points(rec, conf_percentile=50))
+    finally:
+        viewer.stop()
+    with pytest.raises(OSError):
+        fetch(viewer.url)  # stopped: nothing listens any more
+
+
 def test_metric_scale_gets_a_scale_bar(rec) -> None:
     metric = scale_by_depth(rec, 0, 5.0)
     with start_viewer(metric, port=0, check_consistency=False) as viewer:
