@@ -4,8 +4,12 @@ and a visual report (``report/report.html``)."""
 from __future__ import annotations
 
 import argparse
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from vggt_py.cli.common import (
     CLIError,
@@ -20,6 +24,7 @@ from vggt_py.cli.common import (
     make_console,
     make_progress,
     plural,
+    positive_int,
     resolve_device,
     stage,
 )
@@ -27,6 +32,7 @@ from vggt_py.cli.common import (
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import torch
 
+    from vggt_py.inference.images import ImageBatch
     from vggt_py.inference.reconstruction import Reconstruction
     from vggt_py.parallel import DistributedContext
 
@@ -111,7 +117,7 @@ def _compute_share(args: argparse.Namespace, source: str | Path | list[Path], de
     console.quiet = True
     model, _ = load_model(args.model, device, args.offline, console)
     batch = load_batch(source, model, args.mode, args.max_frames, console)
-    infer(batch, model, device, args, point_source=args.points, distributed=True)
+    infer(batch, model, device, args, point_source=args.points, distributed=True, **_read_priors(args, batch).options)
     return 0
 
 
@@ -137,17 +143,23 @@ def _reconstruct_and_write(
             model, _ = load_model(args.model, device, args.offline, console)
         with stage(progress, "Loading images", times=times, key="images"):
             batch = load_batch(source, model, args.mode, args.max_frames, console)
+        priors = _read_priors(args, batch)  # before the model runs: bad files fail at once
         label = f"Inference ({plural(len(batch), 'frame')}"
         label += f", {context.world_size} processes)" if context is not None else ")"
-        with stage(progress, label, times=times, key="inference"):
-            rec = infer(batch, model, device, args, point_source=args.points, distributed=context is not None)
+        with stage(progress, label, times=times, key="inference") as task:
+            rec = infer(
+                batch, model, device, args, point_source=args.points, distributed=context is not None, bar=(progress, task),
+                **priors.options,
+            )
         assert rec is not None  # rank 0 holds the whole reconstruction
         notes: list[tuple[str, str]] = []  # (summary row label, text)
         refined = True
         if args.refine:
             with stage(progress, "Refining (bundle adjustment)", times=times, key="refine"):
-                rec, refined, note = _refine(rec, args.refine_intrinsics)
+                rec, refined, note = _refine(rec, _refine_intrinsics(args))
             notes.append(("bundle adjustment", note))
+        rec, camera_notes = _apply_priors(rec, priors, list(batch.names))
+        notes.extend(camera_notes)
         mask = None
         consistency = None
         if "report" in formats:  # the report shows the checks; their depth check also gives --filter's mask
@@ -187,6 +199,10 @@ def _reconstruct_and_write(
                     conf_percentile=percentile,
                     mask=mask,
                     colmap_max_points=_COLMAP_MAX_POINTS,
+                    glb_axes=args.glb_axes,
+                    image_paths=[p if f is None else None for p, f in zip(batch.paths, batch.frame_indices)],
+                    load_image=batch.load_original,  # video frames: written into OUT/images/ for transforms.json
+                    transforms_depth=args.transforms_depth,
                     overwrite=args.overwrite,
                     on_format=on_format,
                     report_options=report_options if "report" in formats else None,
@@ -222,6 +238,159 @@ def _settings(args: argparse.Namespace, formats: tuple[str, ...], filter_text: s
         "refine": f"yes ({args.refine_intrinsics} intrinsics)" if args.refine else "no",
         "formats": list(formats),
     }
+
+
+@dataclass
+class _Priors:
+    """What the command line says about the cameras, resolved against the input frames (before the model)."""
+
+    options: dict[str, Any] = field(default_factory=dict)  # keyword arguments of reconstruct()
+    intrinsics_source: str | None = None
+    poses: dict[int, np.ndarray] | None = None  # input frame -> camera-from-world
+    poses_source: str | None = None
+    distance: tuple[int, tuple[float, float], tuple[float, float], float] | None = None  # input frame, pixels, m
+    depth: tuple[int, float | np.ndarray, str] | None = None  # input frame, value or map, what was given
+
+
+def _read_priors(args: argparse.Namespace, batch: ImageBatch) -> _Priors:
+    from vggt_py.cli import camera_priors as cp
+    from vggt_py.inference.anchors import check_poses
+    from vggt_py.inference.known_intrinsics import check_intrinsics
+
+    names = list(batch.names)
+    priors = _Priors()
+    if args.refine:
+        _refine_intrinsics(args)  # a conflict with known intrinsics fails before the model runs
+    for key in ("window", "overlap", "keyframes"):
+        if getattr(args, key) is not None:
+            priors.options[key] = getattr(args, key)
+    if args.loop_closure is not None:
+        if args.loop_closure == "auto":
+            priors.options["loop_closure"] = True
+        else:
+            pairs = _loop_pairs(args.loop_closure, names)
+            if args.keyframes is not None:  # reconstruct() numbers loop pairs among the kept frames
+                from vggt_py.inference.windowed import select_keyframes
+
+                position = {f: i for i, f in enumerate(select_keyframes(batch.images, args.keyframes))}
+                skipped = sorted({names[f] for pair in pairs for f in pair if f not in position})
+                if skipped:
+                    raise CLIError(f"--loop-closure: frame(s) {', '.join(skipped)} are skipped by --keyframes")
+                pairs = [(position[a], position[b]) for a, b in pairs]
+            priors.options["loop_closure"] = pairs
+    if args.intrinsics is not None or args.focal_from_exif:
+        if args.intrinsics is not None:
+            matrices = cp.read_intrinsics(args.intrinsics, names, strict=args.max_frames is None)
+            priors.intrinsics_source = f"given ({args.intrinsics})"
+            flag = f"--intrinsics {args.intrinsics}"
+        else:
+            sizes = [tuple(int(v) for v in size) for size in batch.original_sizes]
+            matrices = cp.focal_from_exif(list(batch.paths), list(batch.frame_indices), sizes)
+            priors.intrinsics_source = "EXIF focal length, principal point at the centre"
+            flag = "--focal-from-exif"
+        try:
+            priors.options["intrinsics"] = check_intrinsics(matrices, len(names))
+        except ValueError as err:
+            raise CLIError(f"{flag}: {err}") from err
+    if args.poses is not None:
+        poses = cp.read_poses(args.poses, names, strict=args.max_frames is None)
+        for index, pose in poses.items():
+            try:
+                check_poses({index: pose})
+            except ValueError as err:
+                raise CLIError(f"--poses {args.poses}: frame {names[index]!r}: {err}") from err
+        priors.poses, priors.poses_source = poses, str(args.poses)
+    if args.scale_distance is not None:
+        frame_key, *numbers = args.scale_distance
+        try:
+            x1, y1, x2, y2, metres = (float(v) for v in numbers)
+        except ValueError:
+            raise CLIError(f"--scale-distance: expected FRAME X1 Y1 X2 Y2 METRES with numbers, got {numbers!r}") from None
+        if not (math.isfinite(metres) and metres > 0):
+            raise CLIError(f"--scale-distance: distance: expected a positive finite number of metres, got {metres!r}")
+        frame = cp.resolve_frame("--scale-distance", frame_key, names)
+        priors.distance = (frame, (x1, y1), (x2, y2), metres)
+    if args.scale_depth is not None:
+        frame_key, value = args.scale_depth
+        frame = cp.resolve_frame("--scale-depth", frame_key, names)
+        priors.depth = (frame, cp.read_depth("--scale-depth", value), value)
+    return priors
+
+
+def _loop_pairs(text: str, names: list[str]) -> list[tuple[int, int]]:
+    """``--loop-closure A:B,C:D`` as input-frame pairs (frame names or indices)."""
+    from vggt_py.cli.camera_priors import resolve_frame
+
+    pairs = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        if part.count(":") != 1:
+            raise CLIError(f"--loop-closure: expected 'auto' or pairs A:B,C:D of frames, got {text!r}")
+        a, b = (resolve_frame("--loop-closure", key.strip(), names) for key in part.split(":"))
+        pairs.append((a, b))
+    if not pairs:
+        raise CLIError(f"--loop-closure: expected 'auto' or pairs A:B,C:D of frames, got {text!r}")
+    return pairs
+
+
+def _refine_intrinsics(args: argparse.Namespace) -> str:
+    """``--refine-intrinsics``, defaulting to 'none' (K held fixed) when the cameras are known."""
+    known = args.intrinsics is not None or args.focal_from_exif
+    if args.refine_intrinsics is None:
+        return "none" if known else "shared"
+    if known and args.refine_intrinsics != "none":
+        raise CLIError(
+            f"--refine-intrinsics {args.refine_intrinsics} would change the known intrinsics "
+            "(--intrinsics/--focal-from-exif); leave it out (the known K is held fixed)"
+        )
+    return str(args.refine_intrinsics)
+
+
+def _apply_priors(rec: Reconstruction, priors: _Priors, names: list[str]) -> tuple[Reconstruction, list[tuple[str, str]]]:
+    """Known poses, then a metric anchor, on the result (input frames mapped to its frames); summary notes."""
+    from vggt_py.inference.anchors import align_to_poses, scale_by_depth, scale_by_distance
+    from vggt_py.inference.api import input_frame_indices
+
+    notes: list[tuple[str, str]] = []
+    if priors.intrinsics_source is not None:
+        info = rec.metadata.get("known_intrinsics", {})
+        reposed = len(info.get("pnp_frames", []))
+        refined = "bundle-adjusted with K fixed" if info.get("refined") else "not bundle-adjusted"
+        notes.append(("intrinsics", f"{priors.intrinsics_source}; PnP re-posed {reposed} of {len(rec)} frames, {refined}"))
+    result_of = {frame: i for i, frame in enumerate(input_frame_indices(rec))}
+
+    def result_frame(flag: str, frame: int) -> int:
+        if frame not in result_of:
+            raise CLIError(f"{flag}: frame {names[frame]!r} is not in the reconstruction (skipped by --keyframes "
+                           "or dropped by the windowed stitching)")
+        return result_of[frame]
+
+    if priors.poses is not None:
+        kept = {result_of[f]: pose for f, pose in priors.poses.items() if f in result_of}
+        skipped = [names[f] for f in priors.poses if f not in result_of]
+        if not kept:
+            raise CLIError(f"--poses {priors.poses_source}: none of its frames is in the reconstruction "
+                           f"(skipped: {', '.join(skipped[:5])})")
+        try:
+            rec = align_to_poses(rec, kept)
+        except ValueError as err:
+            raise CLIError(f"--poses {priors.poses_source}: {err}") from err
+        note = f"aligned to {len(kept)} known camera(s) from {priors.poses_source}"
+        if skipped:
+            note += f"; not in the reconstruction, ignored: {', '.join(skipped[:5])}"
+        notes.append(("poses", note))
+    try:
+        if priors.distance is not None:
+            frame, a, b, metres = priors.distance
+            rec = scale_by_distance(rec, result_frame("--scale-distance", frame), a, b, metres)
+            notes.append(("metric anchor", f"{metres:g} m between {a} and {b} of {names[frame]}"))
+        if priors.depth is not None:
+            frame, depth, given = priors.depth
+            rec = scale_by_depth(rec, result_frame("--scale-depth", frame), depth)
+            notes.append(("metric anchor", f"depth {given} of {names[frame]}"))
+    except ValueError as err:
+        flag = "--scale-distance" if priors.distance is not None else "--scale-depth"
+        raise CLIError(f"{flag}: {err}") from err
+    return rec, notes
 
 
 def _refine(rec: Reconstruction, intrinsics: str) -> tuple[Reconstruction, bool, str]:
@@ -282,6 +451,7 @@ def _print_summary(
         table.add_row("COLMAP points", f"{_COLMAP_MAX_POINTS:,} (a random subset)")
     for label, note in notes or []:
         table.add_row(label, escape(note))
+    table.add_row("scale", rec.scale_source)
     for fmt, path in written.items():
         shown = path / "report.html" if fmt == "report" else path
         table.add_row(f"wrote {fmt}", f"{escape(str(shown))} ({human_bytes(file_size(path))})")
@@ -299,9 +469,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="cameras, depth and a point cloud from photos (GLB, PLY, COLMAP, NPZ, an HTML report)",
         description=(
             "Reconstruct a scene from photos: a folder of images, several image files or a video. Writes "
-            "scene.glb (points + cameras), points.ply, sparse/ (COLMAP model in original image pixels) and "
-            "reconstruction.npz (every array) and report/report.html (pictures of every frame, views, consistency "
-            "checks, settings and timings; opens offline) into OUT. Under `torchrun --nproc-per-node=N -m vggt_py.cli "
+            "scene.glb (points + cameras, glTF's y-up axes), points.ply, sparse/ (COLMAP model in original image "
+            "pixels), reconstruction.npz (every array), transforms.json (nerfstudio cameras, pointing at the "
+            "photos and points.ply) and report/report.html (pictures of every frame, views, consistency checks, "
+            "settings and timings; opens offline) into OUT. Under `torchrun --nproc-per-node=N -m vggt_py.cli "
             "reconstruct ...` the frames are split across the N processes (one GPU each with NCCL, or gloo on "
             "CPU) with exact global attention; rank 0 writes the result."
         ),
@@ -323,6 +494,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="do not write the visual report (report/; it runs the consistency checks, which take a while on "
         "many frames)",
+    )
+    parser.add_argument(
+        "--transforms-depth",
+        action="store_true",
+        help="with the transforms format: also write OUT/depths/*.npy (depth x 1000 at the photos' size, "
+        "0 where filtered out; nerfstudio's default depth unit scale 1e-3 reads it back) and name them in "
+        "transforms.json",
+    )
+    parser.add_argument(
+        "--glb-axes",
+        choices=("gltf", "opencv"),
+        default="gltf",
+        help="world axes of scene.glb: 'gltf' (default) +Y up as glTF viewers expect (the OpenCV world "
+        "rotated by 180 degrees about x); 'opencv' keeps the reconstruction's axes (x right, y down, z forward)",
     )
     parser.add_argument(
         "--conf-percentile",
@@ -349,11 +534,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--refine-intrinsics",
         choices=tuple(_INTRINSICS),
-        default="shared",
+        default=None,
         help="with --refine: what bundle adjustment may change in the intrinsics: 'shared' (default) one "
         "focal length for all frames, which cannot drift frame by frame; 'none' holds every frame's "
-        "intrinsics fixed; 'per-frame' adjusts f_x and f_y of each frame (photos from different cameras "
-        "or zooms; can diverge on weak tracks)",
+        "intrinsics fixed (the default, and the only choice, with --intrinsics/--focal-from-exif); "
+        "'per-frame' adjusts f_x and f_y of each frame (photos from different cameras or zooms; can diverge "
+        "on weak tracks)",
     )
     parser.add_argument(
         "--strict",
@@ -367,5 +553,98 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="none",
         help="'consistent': export only points whose depth neighbouring views confirm",
     )
+    _add_sequence_arguments(parser)
+    _add_camera_arguments(parser)
     add_run_arguments(parser)
     parser.set_defaults(func=run_reconstruct)
+
+
+def _window(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}") from None
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value:g}")
+    return value
+
+
+def _add_sequence_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("long sequences (README: Long sequences, known cameras, metric scale)")
+    group.add_argument(
+        "--window",
+        type=_window,
+        metavar="W|auto",
+        help="reconstruct in overlapping windows of W frames joined by robust Sim(3) fits (peak memory depends "
+        "on W, not on the sequence length); 'auto': the largest window the device's free memory holds",
+    )
+    group.add_argument(
+        "--overlap", type=positive_int, metavar="O", help="with --window: frames shared by consecutive windows "
+        "(default max(2, W/4))"
+    )
+    group.add_argument(
+        "--loop-closure",
+        nargs="?",
+        const="auto",
+        metavar="A:B,...",
+        help="with --window: close loops by a pose graph over the windows; alone, loops are found with a "
+        "thumbnail descriptor; or give frame pairs (names or input indices) that show the same place",
+    )
+    group.add_argument(
+        "--keyframes",
+        nargs="?",
+        const=0.02,
+        type=_fraction,
+        metavar="CHANGE",
+        help="skip near-duplicate frames first (mean grey change below CHANGE in [0, 1], default 0.02); the "
+        "chosen frames are listed in the NPZ metadata",
+    )
+
+
+def _add_camera_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("known cameras and metric scale (pixels: ORIGINAL photo pixels, centres at integers)")
+    known = group.add_mutually_exclusive_group()
+    known.add_argument(
+        "--intrinsics",
+        type=Path,
+        metavar="FILE",
+        help="JSON camera matrices: one [[fx,0,cx],[0,fy,cy],[0,0,1]] or {\"fx\",\"fy\",\"cx\",\"cy\"} for all "
+        "frames, a list (one per input frame) or {frame: camera}; depth is unprojected with them, poses are "
+        "re-solved (PnP + bundle adjustment with K fixed) and the exports write them exactly",
+    )
+    known.add_argument(
+        "--focal-from-exif",
+        action="store_true",
+        help="known intrinsics from each photo's EXIF (FocalLengthIn35mmFilm, or FocalLength with the sensor's "
+        "FocalPlaneXResolution), principal point at the centre",
+    )
+    group.add_argument(
+        "--poses",
+        type=Path,
+        metavar="FILE",
+        help="JSON {frame: 4x4 camera-from-world} for some frames (names or input indices): the result is moved "
+        "into their world by a similarity; two or more fix the scale",
+    )
+    anchor = group.add_mutually_exclusive_group()
+    anchor.add_argument(
+        "--scale-distance",
+        nargs=6,
+        metavar=("FRAME", "X1", "Y1", "X2", "Y2", "METRES"),
+        help="metric scale: the points of two pixels of one photo are METRES apart",
+    )
+    anchor.add_argument(
+        "--scale-depth",
+        nargs=2,
+        metavar=("FRAME", "DEPTH"),
+        help="metric scale: the median depth of FRAME in metres, or a .npy depth map (original pixels, metres; "
+        "pixels <= 0 ignored)",
+    )

@@ -102,7 +102,8 @@ def to_colmap(
 ) -> pycolmap.Reconstruction:
     """A ``pycolmap.Reconstruction`` in the ORIGINAL images' pixel coordinates (COLMAP conventions).
 
-    * Cameras: ``camera_model`` with the predicted pinhole intrinsics mapped to original pixels and the
+    * Cameras: ``camera_model`` with the predicted pinhole intrinsics mapped to original pixels (or the
+      user's :attr:`Reconstruction.known_intrinsics`, exactly) and the
       principal point shifted by +0.5 (COLMAP puts pixel centres at half-integers), size = original
       size. One camera per image (ids 1..S), or one shared camera (mean intrinsics) with ``shared_camera``.
     * Images: ids 1..S, names ``rec.names`` (repeats made unique, :func:`unique_image_names`), pose ``cam_from_world = rec.extrinsics`` (one trivial
@@ -115,7 +116,11 @@ def to_colmap(
     """
     check_exportable(rec)
     pycolmap = import_pycolmap("The COLMAP export")
-    k_orig = intrinsics_to_original(rec.transforms, rec.intrinsics)
+    k_orig = (
+        np.asarray(rec.known_intrinsics, dtype=np.float64)
+        if rec.known_intrinsics is not None
+        else intrinsics_to_original(rec.transforms, rec.intrinsics)
+    )
     _check_colmap_inputs(rec, camera_model, shared_camera, k_orig)
     if selection is None:
         selection = select_points(rec, conf_threshold, conf_percentile, source, mask, max_points, seed)
@@ -150,7 +155,8 @@ def _add_cameras(
     groups = [list(range(len(rec)))] if shared_camera else [[i] for i in range(len(rec))]
     camera_ids = [0] * len(rec)
     for camera_id, frames in enumerate(groups, start=1):
-        k = k_orig[frames].mean(axis=0)
+        same = bool((k_orig[frames] == k_orig[frames[0]]).all())
+        k = k_orig[frames[0]] if same else k_orig[frames].mean(axis=0)  # identical matrices stay exact
         width, height = (int(v) for v in rec.original_sizes[frames[0]])
         camera = pycolmap.Camera(
             model=camera_model,

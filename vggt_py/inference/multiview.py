@@ -471,8 +471,12 @@ def pnp_pose(
     size: tuple[int, int],
     max_error: float,
     seed: int,
+    max_trials: int | None = None,
 ) -> tuple[np.ndarray | None, int]:
-    """Camera-from-world ``[3, 4]`` (or None) and the inlier count, from model pixels and world points."""
+    """Camera-from-world ``[3, 4]`` (or None) and the inlier count, from model pixels and world points.
+
+    ``max_trials`` bounds the RANSAC iterations (pycolmap's default when None).
+    """
     if points2d.shape[0] < MIN_PNP_POINTS:
         return None, 0
     height, width = size
@@ -485,6 +489,8 @@ def pnp_pose(
     options = pycolmap.AbsolutePoseEstimationOptions()
     options.ransac.max_error = max_error
     options.ransac.random_seed = seed
+    if max_trials is not None:
+        options.ransac.max_num_trials = max_trials
     result = pycolmap.estimate_and_refine_absolute_pose(points2d + 0.5, points3d, camera, options)
     if result is None:
         return None, 0
