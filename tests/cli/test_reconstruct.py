@@ -51,6 +51,16 @@ def test_reconstruct_writes_every_format(model_dir: Path, tmp_path: Path, capsys
     assert "wrote colmap" in stdout and "1280 x 960 (7)" in stdout
 
 
+def test_no_report(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    photos = write_photos(tmp_path / "photos", (64, 48), count=2)
+    base = ["reconstruct", photos, "--model", model_dir, "--device", "cpu"]
+    assert run(*base, "-o", tmp_path / "a", "--formats", "npz,report", "--no-report") == 0
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["reconstruction.npz", "vggt-export.json"]
+    assert "Consistency checks" not in capsys.readouterr().err  # no report: the checks do not run
+    assert run(*base, "-o", tmp_path / "b", "--formats", "report", "--no-report") == 2
+    assert "--no-report leaves no format to write" in capsys.readouterr().err
+
+
 def test_reconstruct_options(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     photos = write_photos(tmp_path / "photos", (150, 200), count=5)
     out = tmp_path / "out"
