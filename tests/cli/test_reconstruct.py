@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -45,10 +46,41 @@ def test_reconstruct_writes_every_format(model_dir: Path, tmp_path: Path, capsys
     assert len(rec) == 8 and rec.metadata["mode"] == "crop"
     kept = len(select_points(rec, conf_percentile=50))  # the default filter
     assert 0.4 < kept / rec.content_mask().sum() <= 0.6
-    assert sparse.num_points3D() == min(kept, 100_000)
+    entry = json.loads((out / "vggt-export.json").read_text())["colmap"]  # multi-view tracks, or dense with a reason
+    assert sparse.num_points3D() == entry["points"]
+    if entry["points_kind"] == "tracks":
+        assert sparse.compute_mean_track_length() == pytest.approx(entry["observations_per_point"]) and entry["points"]
+        assert sparse.compute_mean_track_length() >= 2.0
+        assert sparse.compute_mean_reprojection_error() == pytest.approx(entry["mean_reprojection_error"], rel=1e-3)
+    else:
+        assert entry["fallback_reason"] and sparse.num_points3D() == min(kept, 100_000)
     stdout = capsys.readouterr().out
-    assert "points kept" in stdout and f"{kept:,} of" in stdout
+    assert "points kept" in stdout and f"{kept:,} of" in stdout and "COLMAP points" in stdout
     assert "wrote colmap" in stdout and "1280 x 960 (7)" in stdout
+    transforms = json.loads((out / "transforms.json").read_text())
+    assert [(out / f["file_path"]).resolve() for f in transforms["frames"]] == sorted(ROOM.resolve().iterdir())
+    assert transforms["ply_file_path"] == "points.ply"
+
+
+def test_reconstruct_export_options(model_dir: Path, tmp_path: Path) -> None:
+    pycolmap = pytest.importorskip("pycolmap")
+    import trimesh
+
+    photos = write_photos(tmp_path / "photos", (96, 72), count=3)
+    out = tmp_path / "out"
+    argv = ["reconstruct", photos, "-o", out, "--model", model_dir, "--device", "cpu"]
+    assert run(*argv, "--formats", "colmap,transforms,glb", "--colmap-points", "dense", "--transforms-depth",
+               "--glb-axes", "opencv") == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "depths", "points.ply", "scene.glb", "sparse", "transforms.json", "vggt-export.json"
+    ]
+    sparse = pycolmap.Reconstruction(str(out / "sparse"))
+    assert sparse.compute_mean_track_length() == 1.0
+    frames = json.loads((out / "transforms.json").read_text())["frames"]
+    assert [np.load(out / f["depth_file_path"]).shape for f in frames] == [(72, 96)] * 3
+    scene = trimesh.load(out / "scene.glb")
+    assert (np.diag(scene.graph["camera_0000"][0][:3, :3]) > 0.9).all()  # frame 0 ~ the world: OpenCV axes kept
+    assert run(*argv, "--formats", "colmap", "--colmap-max-error", "0", "--overwrite") == 2
 
 
 def test_no_report(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -30,6 +30,7 @@ from vggt_py.cli.common import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
+    import pycolmap
     import torch
 
     from vggt_py.inference.images import ImageBatch
@@ -82,6 +83,8 @@ def run_reconstruct(args: argparse.Namespace) -> int:
         if not formats:
             raise CLIError("--no-report leaves no format to write; add formats to --formats")
     threshold, percentile, filter_text = _confidence_filter(args)
+    if not (args.colmap_max_error > 0 and args.colmap_max_error < float("inf")):
+        raise CLIError(f"--colmap-max-error must be a positive number of pixels, got {args.colmap_max_error}")
     source = check_input(args.input)
     out_dir: Path = args.output
     if out_dir.exists() and not out_dir.is_dir():
@@ -154,12 +157,24 @@ def _reconstruct_and_write(
         assert rec is not None  # rank 0 holds the whole reconstruction
         notes: list[tuple[str, str]] = []  # (summary row label, text)
         refined = True
+        colmap_tracks = None
         if args.refine:
             with stage(progress, "Refining (bundle adjustment)", times=times, key="refine"):
-                rec, refined, note = _refine(rec, _refine_intrinsics(args))
+                rec, refined, note, adjusted = _refine(rec, _refine_intrinsics(args))
             notes.append(("bundle adjustment", note))
+            if adjusted is not None and "colmap" in formats and args.colmap_points == "tracks":
+                from vggt_py.inference.colmap_tracks import tracks_from_refinement
+
+                # the COLMAP model gets the adjusted multi-view tracks, not tracks rebuilt from the predictions
+                colmap_tracks = tracks_from_refinement(rec, adjusted, max_reprojection_error=None)
+        before_priors = rec
         rec, camera_notes = _apply_priors(rec, priors, list(batch.names))
         notes.extend(camera_notes)
+        if colmap_tracks is not None:
+            from vggt_py.inference.colmap_tracks import filter_tracks, moved_with
+
+            # known poses or a metric anchor moved the world: the adjusted points move with it
+            colmap_tracks = filter_tracks(rec, moved_with(colmap_tracks, before_priors, rec), args.colmap_max_error)
         mask = None
         consistency = None
         if "report" in formats:  # the report shows the checks; their depth check also gives --filter's mask
@@ -199,6 +214,9 @@ def _reconstruct_and_write(
                     conf_percentile=percentile,
                     mask=mask,
                     colmap_max_points=_COLMAP_MAX_POINTS,
+                    colmap_points="auto" if args.colmap_points == "tracks" else "dense",
+                    colmap_tracks=colmap_tracks,
+                    colmap_max_error=args.colmap_max_error,
                     glb_axes=args.glb_axes,
                     image_paths=[p if f is None else None for p, f in zip(batch.paths, batch.frame_indices)],
                     load_image=batch.load_original,  # video frames: written into OUT/images/ for transforms.json
@@ -212,7 +230,7 @@ def _reconstruct_and_write(
             progress.advance(task)
             progress.update(task, description="Exporting")
     kept = len(select_points(rec, threshold, percentile, mask=mask))
-    _print_summary(rec, written, kept, int(rec.content_mask().sum()), filter_text, times, source, notes)
+    _print_summary(rec, written, kept, int(rec.content_mask().sum()), filter_text, times, source, notes, out_dir)
     if args.strict and not refined:
         make_console(stderr=True).print(
             "error: --strict: the cameras were not refined (see 'bundle adjustment' above); "
@@ -393,8 +411,9 @@ def _apply_priors(rec: Reconstruction, priors: _Priors, names: list[str]) -> tup
     return rec, notes
 
 
-def _refine(rec: Reconstruction, intrinsics: str) -> tuple[Reconstruction, bool, str]:
-    """Bundle-adjust ``rec``: (reconstruction, whether it was refined, a note with the solver's termination)."""
+def _refine(rec: Reconstruction, intrinsics: str) -> tuple[Reconstruction, bool, str, pycolmap.Reconstruction | None]:
+    """Bundle-adjust ``rec``: (reconstruction, whether it was refined, a note with the solver's termination,
+    the adjusted pycolmap model or None)."""
     from vggt_py.inference.refine import refine
 
     try:
@@ -410,13 +429,13 @@ def _refine(rec: Reconstruction, intrinsics: str) -> tuple[Reconstruction, bool,
             termination += f" after {solver['iterations']} iterations"
         termination += "; "
     if report.accepted is False:
-        return rec, False, f"{termination}rejected: {report.rejection_reason}; kept the feed-forward cameras"
+        return rec, False, f"{termination}rejected: {report.rejection_reason}; kept the feed-forward cameras", None
     if not report.refined:
-        return rec, False, f"not refined: {report.message}"
+        return rec, False, f"not refined: {report.message}", None
     note = f"{termination}refined ({intrinsics} intrinsics): {report.message}"
     if report.failed_frames:
         note += f" (kept the feed-forward camera of frames {list(report.failed_frames)})"
-    return result.reconstruction, True, note
+    return result.reconstruction, True, note, result.colmap_model
 
 
 def _print_summary(
@@ -428,8 +447,11 @@ def _print_summary(
     times: dict[str, float],
     source: str | Path | list[Path],
     notes: list[tuple[str, str]] | None = None,
+    out_dir: Path | None = None,
 ) -> None:
     from rich.table import Table
+
+    from vggt_py.inference.export_transaction import read_manifest
 
     height, width = rec.image_size
     sizes: dict[tuple[int, int], int] = {}
@@ -447,8 +469,9 @@ def _print_summary(
     table.add_row("device / dtype", f"{rec.metadata.get('device', '?')} / {rec.metadata.get('dtype', '?')}")
     share = f" ({100 * kept / candidates:.0f} %)" if candidates else ""
     table.add_row("points kept", f"{kept:,} of {candidates:,}{share}, {filter_text}")
-    if "colmap" in written and kept > _COLMAP_MAX_POINTS:
-        table.add_row("COLMAP points", f"{_COLMAP_MAX_POINTS:,} (a random subset)")
+    manifest = read_manifest(out_dir) if out_dir is not None and "colmap" in written else None
+    if manifest is not None and isinstance(manifest.get("colmap"), dict):
+        table.add_row("COLMAP points", escape(_colmap_text(manifest["colmap"])))
     for label, note in notes or []:
         table.add_row(label, escape(note))
     table.add_row("scale", rec.scale_source)
@@ -458,6 +481,29 @@ def _print_summary(
     steps = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in times.items())
     table.add_row("time", f"{sum(times.values()):.1f} s ({steps})")
     make_console().print(table)
+
+
+def _colmap_text(entry: dict) -> str:
+    """The summary's COLMAP row, from the manifest's ``colmap`` entry."""
+    if entry.get("points_kind") == "tracks":
+        sources = {
+            "point_map": "point-map matches",
+            "tracks": "track-head tracks",
+            "refined": "bundle-adjusted tracks",
+        }
+        source = " + ".join(sources.get(part, part) for part in str(entry.get("source", "?")).split("+"))
+        error = entry.get("mean_reprojection_error")
+        limit = entry.get("max_reprojection_error")
+        return (
+            f"{entry.get('points', 0):,} multi-view points from {source}, "
+            f"{entry.get('observations_per_point', 0):.2f} observations per point, mean reprojection error "
+            + (f"{error:.2f} px" if error is not None else "-")
+            + (f" (observations within {limit:g} px kept)" if limit is not None else "")
+        )
+    text = f"{entry.get('points', 0):,} dense points, each seen by one image"
+    if entry.get("fallback_reason"):
+        text += f" (no multi-view tracks: {entry['fallback_reason']})"
+    return text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -494,6 +540,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="do not write the visual report (report/; it runs the consistency checks, which take a while on "
         "many frames)",
+    )
+    parser.add_argument(
+        "--colmap-points",
+        choices=("tracks", "dense"),
+        default="tracks",
+        help="points of sparse/: 'tracks' (default) multi-view points from the model's own correspondences "
+        "(after --refine: the bundle-adjusted tracks), each seen by several images with its real reprojection "
+        "error, what splat trainers and bundle adjusters need (dense points are used when no track can be "
+        f"built, e.g. one photo); 'dense' {_COLMAP_MAX_POINTS:,} random kept pixels, each seen by one image",
+    )
+    parser.add_argument(
+        "--colmap-max-error",
+        type=float,
+        default=4.0,
+        metavar="PX",
+        help="with --colmap-points tracks: drop observations further than PX original-image pixels from their "
+        "point's projection (default 4, COLMAP's own filter), then points seen by fewer than 2 images",
     )
     parser.add_argument(
         "--transforms-depth",

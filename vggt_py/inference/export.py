@@ -1,8 +1,11 @@
-"""Write a :class:`Reconstruction` to disk: GLB scene, PLY point cloud, NPZ arrays, COLMAP sparse model, visual report.
+"""Write a :class:`Reconstruction` to disk: GLB scene, PLY point cloud, NPZ arrays, COLMAP sparse model,
+nerfstudio ``transforms.json``, visual report.
 
-The COLMAP writer lives in :mod:`~vggt_py.inference.colmap_export`, the point selection in
-:mod:`~vggt_py.inference.selection` (both importable from here too) and the visual report
-(``report/report.html`` + PNGs) in :mod:`~vggt_py.inference.report`.
+The COLMAP writer lives in :mod:`~vggt_py.inference.colmap_export` (its multi-view tracks in
+:mod:`~vggt_py.inference.colmap_tracks`), the nerfstudio writer in
+:mod:`~vggt_py.inference.transforms_export`, the point selection in :mod:`~vggt_py.inference.selection`
+(all importable from here too) and the visual report (``report/report.html`` + PNGs) in
+:mod:`~vggt_py.inference.report`.
 
 :func:`export` is one transaction (:mod:`~vggt_py.inference.export_transaction`, docs/guarantees.md):
 every format is written into a staging folder, read back, then swapped in with a manifest
@@ -65,6 +68,7 @@ import numpy as np
 from vggt_py.errors import InputError, OutputExistsError
 from vggt_py.geometry.pixels import MIN_DEPTH
 from vggt_py.inference.colmap_export import COLMAP_CAMERA_MODELS, export_colmap, to_colmap
+from vggt_py.inference.colmap_tracks import SparseTracks, build_tracks
 from vggt_py.inference.export_transaction import (
     DERIVED_NAMES,
     MANIFEST_NAME,
@@ -93,6 +97,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 __all__ = [
     "COLMAP_CAMERA_MODELS",
+    "COLMAP_POINTS",
     "EXTRA_NAMES",
     "FORMATS",
     "GLB_AXES",
@@ -157,6 +162,8 @@ _OPTIONAL_NPZ_KEYS = (
 # Frustum depth as a fraction of the scene extent when ``camera_scale`` is not given.
 _DEFAULT_CAMERA_FRACTION = 0.05
 GlbAxes = Literal["gltf", "opencv"]
+ColmapPoints = Literal["auto", "tracks", "dense"]
+COLMAP_POINTS: tuple[str, ...] = ("auto", "tracks", "dense")
 GLB_AXES: tuple[str, ...] = ("gltf", "opencv")
 # glTF world (+Y up, looking down -Z) from the OpenCV world (y down, z forward): 180 degrees about x.
 GLTF_FROM_OPENCV = np.diag([1.0, -1.0, -1.0, 1.0])
@@ -472,6 +479,7 @@ def _write_colmap(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None
         camera_model=plan["camera_model"],
         shared_camera=plan["shared_camera"],
         selection=plan["colmap_selection"],
+        tracks=plan["colmap_tracks"],
     )
 
 
@@ -570,10 +578,18 @@ def _verify_colmap(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> Non
 
     pycolmap = import_pycolmap("The COLMAP export check")
     model = pycolmap.Reconstruction(str(path))
-    found = (model.num_cameras(), model.num_images(), model.num_points3D())
-    expected = (1 if plan["shared_camera"] else len(rec), len(rec), len(plan["colmap_selection"]))
+    tracks: SparseTracks | None = plan["colmap_tracks"]
+    found = (model.num_cameras(), model.num_images(), model.num_points3D(), model.compute_num_observations())
+    points = tracks.num_points if tracks is not None else len(plan["colmap_selection"])
+    observations = tracks.num_observations if tracks is not None else points
+    expected = (1 if plan["shared_camera"] else len(rec), len(rec), points, observations)
     if found != expected:
-        raise ValueError(f"reads back {found} (cameras, images, points), expected {expected}")
+        raise ValueError(f"reads back {found} (cameras, images, points, observations), expected {expected}")
+    if tracks is not None and points:
+        errors = np.array([p.error for p in model.points3D.values()])
+        bound = plan["colmap_max_error"]
+        if not np.isfinite(errors).all() or (bound is not None and errors.max() > bound + 1e-6):
+            raise ValueError(f"stored point errors up to {errors.max():.4g} px, expected finite and <= {bound}")
 
 
 def _verify_report(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
@@ -623,6 +639,42 @@ def _describe(err: BaseException) -> str:
     if isinstance(err, OSError) and err.errno is not None:
         return f"{os.strerror(err.errno).lower()} ({err.filename or err})" if err.filename else str(err)
     return str(err) or type(err).__name__
+
+
+def _colmap_points(
+    rec: Reconstruction,
+    choice: str,
+    given: SparseTracks | None,
+    max_error: float | None,
+    conf_threshold: float | None,
+    conf_percentile: float | None,
+    mask: np.ndarray | None,
+    seed: int,
+) -> tuple[SparseTracks | None, dict[str, Any]]:
+    """The tracks the COLMAP model gets (None: the dense points) and the manifest's ``colmap`` entry."""
+    if choice == "dense":
+        return None, {"points_kind": "dense", "observations_per_point": 1.0, "mean_reprojection_error": 0.0}
+    tracks, why = given, None
+    if tracks is None:
+        try:
+            tracks = build_tracks(
+                rec,
+                conf_threshold=conf_threshold,
+                conf_percentile=conf_percentile,
+                mask=mask,
+                max_reprojection_error=max_error,
+                seed=seed,
+            )
+        except ValueError as err:
+            if choice == "tracks":
+                raise
+            why = str(err)
+    if tracks is not None and tracks.num_points == 0 and choice == "auto":
+        tracks, why = None, f"no track has 2 observations within {max_error} px"
+    if tracks is None:
+        summary = {"points_kind": "dense", "observations_per_point": 1.0, "mean_reprojection_error": 0.0}
+        return None, {**summary, "fallback_reason": why}
+    return tracks, {"points_kind": "tracks", "max_reprojection_error": max_error, **tracks.summary(rec)}
 
 
 def check_output_dir(out_dir: str | os.PathLike[str], overwrite: bool = False) -> list[str]:
@@ -680,6 +732,9 @@ def export(
     mask: np.ndarray | None = None,
     max_points: int | None = None,
     colmap_max_points: int | None = 100_000,
+    colmap_points: ColmapPoints = "auto",
+    colmap_tracks: SparseTracks | None = None,
+    colmap_max_error: float | None = 4.0,
     colmap_binary: bool = True,
     camera_model: str = "PINHOLE",
     shared_camera: bool = False,
@@ -708,6 +763,15 @@ def export(
 
     ``"transforms"`` (nerfstudio ``transforms.json``, :mod:`~vggt_py.inference.transforms_export`)
     always comes with ``"ply"``, which its ``ply_file_path`` names; it is added when missing.
+
+    COLMAP points (``colmap_points``): ``"tracks"`` writes multi-view points built from the model's
+    correspondences (:func:`~vggt_py.inference.colmap_tracks.build_tracks`, observations within
+    ``colmap_max_error`` original pixels of their point's projection, real errors stored), or
+    ``colmap_tracks`` when given (e.g. the adjusted tracks of a refinement,
+    :func:`~vggt_py.inference.colmap_tracks.tracks_from_refinement`); ``"dense"`` writes
+    ``colmap_max_points`` of the kept pixels, each seen once by its own image (error 0); ``"auto"``
+    (default) writes tracks, or the dense points when no multi-view track can be built (one frame, no
+    correspondences). The manifest's ``colmap`` entry says which, with the counts and errors.
 
     Args:
         image_paths: the photo of each frame (None for a frame without one, e.g. a video frame), for
@@ -739,6 +803,10 @@ def export(
         raise ValueError(f"formats must be a non-empty subset of {FORMATS}, got {list(formats)}")
     if glb_axes not in GLB_AXES:
         raise ValueError(f"glb_axes must be one of {GLB_AXES}, got {glb_axes!r}")
+    if colmap_points not in COLMAP_POINTS:
+        raise ValueError(f"colmap_points must be one of {COLMAP_POINTS}, got {colmap_points!r}")
+    if colmap_tracks is not None and colmap_points == "dense":
+        raise ValueError("colmap_tracks were given with colmap_points='dense'; pass one or the other")
     if transforms_camera_model not in TRANSFORMS_CAMERA_MODELS:
         raise ValueError(
             f"transforms_camera_model must be one of {TRANSFORMS_CAMERA_MODELS}, got {transforms_camera_model!r}"
@@ -771,6 +839,9 @@ def export(
         "shared_camera": shared_camera,
         "cloud": None,
         "colmap_selection": None,
+        "colmap_tracks": None,
+        "colmap_max_error": colmap_max_error,
+        "colmap_summary": None,
         "selected": None,
         "report_options": _report_options(report_options),
         "out_dir": out,
@@ -785,6 +856,12 @@ def export(
         plan["selected"] = selected
         plan["cloud"] = selected.subsample(max_points)  # GLB and PLY draw with seed 0
         plan["colmap_selection"] = selected.subsample(colmap_max_points, seed)
+    if "colmap" in formats:
+        plan["colmap_tracks"], plan["colmap_summary"] = _colmap_points(
+            rec, colmap_points, colmap_tracks, colmap_max_error, conf_threshold, conf_percentile, mask, seed
+        )
+        if plan["colmap_tracks"] is None:
+            plan["colmap_summary"]["points"] = len(plan["colmap_selection"])
     if transforms_depth and "transforms" in formats:
         keep = rec.mask(conf_threshold, conf_percentile, source)
         plan["keep"] = keep & np.asarray(mask) if mask is not None else keep
@@ -817,6 +894,8 @@ def export(
         for fmt, names in EXTRA_NAMES.items():  # folders a writer added beside its file
             entries.update({f"{fmt}:{name}": name for name in names if fmt in formats and (staging / name).exists()})
         manifest = build_manifest(run_id, rec.model_name, len(rec), formats, entries, staging)
+        if plan["colmap_summary"] is not None:
+            manifest["colmap"] = plan["colmap_summary"]
         try:
             write_manifest(staging, manifest)
             swap_in(out, staging, run_id, list(entries.values()), old_names)

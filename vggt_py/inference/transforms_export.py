@@ -63,7 +63,7 @@ _OPENGL_FROM_OPENCV = np.diag([1.0, -1.0, -1.0, 1.0])  # camera axes: negate y a
 
 
 def nerfstudio_camera_to_world(extrinsic: np.ndarray) -> np.ndarray:
-    """[4, 4] nerfstudio ``transform_matrix`` (camera-to-world, OpenGL camera axes) of a camera-from-world ``[3, 4]``."""
+    """[4, 4] nerfstudio ``transform_matrix`` (camera-to-world, OpenGL camera axes) of a camera-from-world [3, 4]."""
     rot = np.asarray(extrinsic[:, :3], dtype=np.float64)
     trans = np.asarray(extrinsic[:, 3], dtype=np.float64)
     pose = np.eye(4)
