@@ -265,3 +265,14 @@ def test_scale_anchors_through_reconstruct(photo_folder, bundled):
         reconstruct(batch, bundled, device="cpu", scale_depth=2.5)
     with pytest.raises(ValueError, match=r"scale_distance: expected \(frame, \(x, y\), \(x, y\), distance\)"):
         reconstruct(batch, bundled, device="cpu", scale_distance=(0, 1.0))
+
+
+def test_npz_with_mismatched_known_intrinsics_is_refused(solved, tmp_path):
+    _, out = solved
+    path = export(out, tmp_path / "out", formats=("npz",))["npz"]
+    with np.load(path) as data:
+        arrays = {key: data[key] for key in data.files}
+    arrays["known_intrinsics"] = arrays["known_intrinsics"][:2]
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ValueError, match=r"known_intrinsics must be \[5, 3, 3\] like the frames, got \[2, 3, 3\]"):
+        load_npz(tmp_path / "bad.npz")
