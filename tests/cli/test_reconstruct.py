@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +32,12 @@ def test_reconstruct_writes_every_format(model_dir: Path, tmp_path: Path, capsys
     assert sorted(p.name for p in out.iterdir()) == [
         "points.ply",
         "reconstruction.npz",
+        "report",
         "scene.glb",
         "sparse",
         "vggt-export.json",
     ]
+    assert (out / "report" / "report.html").is_file() and len(list((out / "report").glob("frame_*_photo.png"))) == 8
     sparse = pycolmap.Reconstruction(str(out / "sparse"))
     assert sparse.num_images() == 8
     rec = load_npz(out / "reconstruction.npz")
@@ -47,7 +50,7 @@ def test_reconstruct_writes_every_format(model_dir: Path, tmp_path: Path, capsys
     assert "wrote colmap" in stdout and "1280 x 960 (7)" in stdout
 
 
-def test_reconstruct_options(model_dir: Path, tmp_path: Path) -> None:
+def test_reconstruct_options(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     photos = write_photos(tmp_path / "photos", (150, 200), count=5)
     out = tmp_path / "out"
     argv = ["reconstruct", photos, "-o", out, "--model", model_dir, "--device", "cpu", "--formats", "glb, npz"]
@@ -61,6 +64,8 @@ def test_reconstruct_options(model_dir: Path, tmp_path: Path) -> None:
 
     cloud = trimesh.load(out / "scene.glb").geometry["points"]
     assert len(cloud.vertices) == int(rec.content_mask().sum())  # threshold 0 keeps every content pixel
+    # the inference bar counted the forward pass block by block (tiny: 2 + 4 + 4 blocks, 3 heads), not 0/1 -> 1/1
+    assert re.search(r"Inference \(3 frames\)\s+\S+\s+13/13\b", capsys.readouterr().err)
 
 
 def test_missing_input_folder(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

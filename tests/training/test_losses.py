@@ -360,6 +360,8 @@ class TestTotal:
             ({"valid_range": 0.0}, "valid_range"),
             ({"depth_gradient": "sobel"}, "depth_gradient"),
             ({"min_valid_pixels": 0}, "min_valid_pixels"),
+            ({"camera_ramp": (5, 2)}, r"camera_ramp must be \(start, end\) with 0 <= start <= end, got \(5, 2\)"),
+            ({"camera_ramp": (-1, 2)}, "camera_ramp"),
         ],
     )
     def test_config_validation(self, changes, match):

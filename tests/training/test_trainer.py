@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from vggt_py import VGGT
+from vggt_py.data.synthetic import SceneConfig, generate_scene
 from vggt_py.training.checkpoint import CHECKPOINT_FORMAT
-from vggt_py.training.trainer import Trainer
+from vggt_py.training.trainer import Trainer, build_scenes
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -95,11 +98,14 @@ def test_fresh_run_refuses_an_existing_checkpoint(make_config, micro_config):
 
 def _assert_same_training(a: list[dict[str, float]], b: list[dict[str, float]]) -> None:
     """The first step (same weights) agrees to float noise, loss and gradient norm (AdamW alone would hide a
-    wrongly scaled gradient); later steps to what AdamW makes of that noise."""
+    wrongly scaled gradient); later steps to what AdamW makes of that noise: its first update is about
+    lr * sign(gradient), so float noise flips the update of near-zero gradients (measured: 8e-4 relative
+    by step 4 at lr 1e-3)."""
     assert len(a) == len(b)
     assert a[0]["loss"] == pytest.approx(b[0]["loss"], rel=1e-6)
     assert a[0]["grad_norm"] == pytest.approx(b[0]["grad_norm"], rel=1e-5)
-    assert _losses(a) == pytest.approx(_losses(b), rel=1e-4)
+    assert a[1]["loss"] == pytest.approx(b[1]["loss"], rel=1e-4)
+    assert _losses(a) == pytest.approx(_losses(b), rel=3e-3)
 
 
 def test_accumulation_matches_the_full_batch(make_config, micro_config):
@@ -168,8 +174,8 @@ def test_non_finite_gradients_skip_the_update(make_config, micro_model):
     with Trainer(make_config(), model=micro_model) as trainer:
         loss_fn = trainer.loss_fn
 
-        def poisoned(predictions, batch):
-            terms = loss_fn(predictions, batch)
+        def poisoned(predictions, batch, **kwargs):
+            terms = loss_fn(predictions, batch, **kwargs)
             terms["loss"] = terms["loss"] * float("nan")
             return terms
 
@@ -244,3 +250,54 @@ def test_two_processes_match_one_process(make_config, micro_config_file, tmp_pat
         single = trainer.fit()
     assert len(single) == 4
     _assert_same_training(ddp, single)
+
+
+def test_the_smallest_run_trains_at_the_peak_rate_and_says_so(make_config, micro_model, caplog):
+    """One step with the default 5 % warm-up: the step runs at optim.lr (it ran at min_lr 1e-8 before)."""
+    config = make_config(
+        data={"batches_per_epoch": 1}, optim={"lr": 5e-5, "min_lr": 1e-8, "warmup_fraction": 0.05}
+    )
+    before = {n: p.detach().clone() for n, p in micro_model.named_parameters()}
+    with caplog.at_level("INFO", logger="vggt_py.training"), Trainer(config, model=micro_model) as trainer:
+        history = trainer.fit()
+    assert len(history) == 1 and history[0]["lr"] == pytest.approx(5e-5)
+    moved = max((p.detach() - before[n]).abs().max().item() for n, p in micro_model.named_parameters())
+    assert moved > 1e-5  # AdamW moves each weight by about lr; at 1e-8 it would not
+    assert "1 epoch(s) of 1 step(s); learning-rate schedule: 1 optimizer step(s); no warm-up" in caplog.text
+
+
+def test_camera_ramp_curriculum(make_config, micro_model):
+    """loss.camera_ramp: no camera gradient before its start (the dense terms train alone), then the
+    camera term's weight rises linearly; the camera loss is still logged while its weight is 0."""
+    config = make_config(loss={"camera_ramp": [2, 4], "track_weight": 0.0}, data={"num_tracks": 0})
+    with Trainer(config, model=micro_model) as trainer:
+        head = [p.detach().clone() for p in micro_model.camera_head.parameters()]
+        history = trainer.fit(max_steps=2)
+        # AdamW's decoupled weight decay still shrinks the weights; no gradient step moved them.
+        decay = 1 - config.optim.weight_decay * sum(h["lr"] for h in history)
+        for before, after in zip(head, micro_model.camera_head.parameters()):
+            assert torch.allclose(after, before * decay, rtol=1e-4, atol=1e-7)
+        for h in history:
+            assert h["loss"] == pytest.approx(h["loss_depth"] + h["loss_point"], rel=1e-5)
+            assert h["loss_camera"] > 0
+        later = trainer.fit(max_steps=2)
+    assert [trainer.loss_fn.camera_scale(s) for s in (0, 1, 2, 3, 4, 100)] == [0, 0, 0, 0.5, 1, 1]
+    step3 = later[1]
+    assert step3["loss"] == pytest.approx(step3["loss_depth"] + step3["loss_point"] + 0.5 * 5 * step3["loss_camera"], rel=1e-5)
+    assert trainer.loss_fn.camera_scale(None) == 1.0  # validation: full weight
+
+
+def test_synthetic_scene_overrides(make_config):
+    config = make_config(
+        data={"synthetic": {"baseline": 3.0, "rotation_jitter_deg": 6.0, "texture_richness": 2.0, "num_scenes": 1}}
+    )
+    scene = build_scenes(config.data, "train").open(0)
+    reference = SceneConfig.preset("easy", num_frames=4, height=28, width=28, num_tracks=0, baseline=3.0)
+    reference = dataclasses.replace(reference, rotation_jitter_deg=6.0, texture_richness=2.0)
+    expected = generate_scene(reference, 0)
+    assert np.allclose(scene.extrinsics, expected.extrinsics, atol=1e-6)
+    assert np.array_equal(np.asarray(scene.load_frame(1).image), expected.images[1])
+    plain = build_scenes(make_config().data, "train").open(0)
+    assert not np.allclose(np.asarray(plain.extrinsics), expected.extrinsics)
+    with pytest.raises(ValueError, match="data.synthetic.baseline must be >= 0 or null, got -1.0"):
+        make_config(data={"synthetic": {"baseline": -1.0}})

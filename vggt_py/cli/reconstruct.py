@@ -1,4 +1,5 @@
-"""``vggt-py reconstruct INPUT -o OUT``: cameras, depth and a point cloud from photos, written as GLB, PLY, COLMAP, NPZ."""
+"""``vggt-py reconstruct INPUT -o OUT``: cameras, depth and a point cloud from photos, written as GLB, PLY, COLMAP, NPZ
+and a visual report (``report/report.html``)."""
 
 from __future__ import annotations
 
@@ -76,6 +77,10 @@ def run_reconstruct(args: argparse.Namespace) -> int:
     from vggt_py.inference.export import check_output_dir
 
     formats = _parse_formats(args.formats)
+    if args.no_report:
+        formats = tuple(f for f in formats if f != "report")
+        if not formats:
+            raise CLIError("--no-report leaves no format to write; add formats to --formats")
     threshold, percentile, filter_text = _confidence_filter(args)
     source = check_input(args.input)
     out_dir: Path = args.output
@@ -141,25 +146,43 @@ def _reconstruct_and_write(
         priors = _read_priors(args, batch)  # before the model runs: bad files fail at once
         label = f"Inference ({plural(len(batch), 'frame')}"
         label += f", {context.world_size} processes)" if context is not None else ")"
-        with stage(progress, label, times=times, key="inference"):
+        with stage(progress, label, times=times, key="inference") as task:
             rec = infer(
-                batch, model, device, args, point_source=args.points, distributed=context is not None, **priors.options
+                batch, model, device, args, point_source=args.points, distributed=context is not None, bar=(progress, task),
+                **priors.options,
             )
         assert rec is not None  # rank 0 holds the whole reconstruction
-        notes: list[str] = []
+        notes: list[tuple[str, str]] = []  # (summary row label, text)
         refined = True
         if args.refine:
             with stage(progress, "Refining (bundle adjustment)", times=times, key="refine"):
                 rec, refined, note = _refine(rec, _refine_intrinsics(args))
-            notes.append(note)
+            notes.append(("bundle adjustment", note))
         rec, camera_notes = _apply_priors(rec, priors, list(batch.names))
+        notes.extend(camera_notes)
         mask = None
+        consistency = None
+        if "report" in formats:  # the report shows the checks; their depth check also gives --filter's mask
+            with stage(progress, "Consistency checks", times=times, key="consistency"):
+                try:
+                    consistency = rec.check()
+                except ValueError as err:  # the report is written without the checks
+                    notes.append(("consistency", f"the checks failed: {err}; the report has none"))
+            if consistency is not None and args.filter == "consistent":
+                mask = consistency.mask
         if args.filter == "consistent":
-            from vggt_py.inference.consistency import consistent_mask
+            if mask is None:
+                from vggt_py.inference.consistency import consistent_mask
 
-            with stage(progress, "Multi-view consistency", times=times, key="consistency"):
-                mask = consistent_mask(rec)
+                with stage(progress, "Multi-view consistency", times=times, key="consistent mask"):
+                    mask = consistent_mask(rec)
             filter_text += " and multi-view consistent"
+        report_options = {
+            "consistency": consistency,
+            "check_consistency": False,
+            "settings": _settings(args, formats, filter_text),
+            "timings": times,
+        }
         with stage(progress, "Exporting", total=len(formats), times=times, key="export") as task:
 
             def on_format(fmt: str) -> None:
@@ -176,15 +199,20 @@ def _reconstruct_and_write(
                     conf_percentile=percentile,
                     mask=mask,
                     colmap_max_points=_COLMAP_MAX_POINTS,
+                    glb_axes=args.glb_axes,
+                    image_paths=[p if f is None else None for p, f in zip(batch.paths, batch.frame_indices)],
+                    load_image=batch.load_original,  # video frames: written into OUT/images/ for transforms.json
+                    transforms_depth=args.transforms_depth,
                     overwrite=args.overwrite,
                     on_format=on_format,
+                    report_options=report_options if "report" in formats else None,
                 )
             except (ImportError, ValueError) as err:
                 raise CLIError(f"export failed: {err}; {out_dir} was left unchanged") from err
             progress.advance(task)
             progress.update(task, description="Exporting")
     kept = len(select_points(rec, threshold, percentile, mask=mask))
-    _print_summary(rec, written, kept, int(rec.content_mask().sum()), filter_text, times, source, notes, camera_notes)
+    _print_summary(rec, written, kept, int(rec.content_mask().sum()), filter_text, times, source, notes)
     if args.strict and not refined:
         make_console(stderr=True).print(
             "error: --strict: the cameras were not refined (see 'bundle adjustment' above); "
@@ -192,6 +220,24 @@ def _reconstruct_and_write(
         )
         return 1
     return 0
+
+
+def _settings(args: argparse.Namespace, formats: tuple[str, ...], filter_text: str) -> dict[str, object]:
+    """The run's settings as the report lists them."""
+    inputs = [str(p) for p in args.input]
+    return {
+        "input": inputs[0] if len(inputs) == 1 else f"{len(inputs)} files ({inputs[0]} ...)",
+        "output": str(args.output),
+        "model": args.model or "(default)",
+        "device / dtype (requested)": f"{args.device} / {args.dtype}",
+        "preprocessing": args.mode,
+        "max frames": args.max_frames or "all",
+        "frames per dense-head pass": args.chunk or "model default",
+        "point source": args.points,
+        "points kept": filter_text,
+        "refine": f"yes ({args.refine_intrinsics} intrinsics)" if args.refine else "no",
+        "formats": list(formats),
+    }
 
 
 @dataclass
@@ -381,8 +427,7 @@ def _print_summary(
     filter_text: str,
     times: dict[str, float],
     source: str | Path | list[Path],
-    notes: list[str] | None = None,
-    camera_notes: list[tuple[str, str]] | None = None,
+    notes: list[tuple[str, str]] | None = None,
 ) -> None:
     from rich.table import Table
 
@@ -404,13 +449,12 @@ def _print_summary(
     table.add_row("points kept", f"{kept:,} of {candidates:,}{share}, {filter_text}")
     if "colmap" in written and kept > _COLMAP_MAX_POINTS:
         table.add_row("COLMAP points", f"{_COLMAP_MAX_POINTS:,} (a random subset)")
-    for note in notes or []:
-        table.add_row("bundle adjustment", escape(note))
-    for key, note in camera_notes or []:
-        table.add_row(key, escape(note))
+    for label, note in notes or []:
+        table.add_row(label, escape(note))
     table.add_row("scale", rec.scale_source)
     for fmt, path in written.items():
-        table.add_row(f"wrote {fmt}", f"{escape(str(path))} ({human_bytes(file_size(path))})")
+        shown = path / "report.html" if fmt == "report" else path
+        table.add_row(f"wrote {fmt}", f"{escape(str(shown))} ({human_bytes(file_size(path))})")
     steps = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in times.items())
     table.add_row("time", f"{sum(times.values()):.1f} s ({steps})")
     make_console().print(table)
@@ -422,11 +466,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     parser = subparsers.add_parser(
         "reconstruct",
-        help="cameras, depth and a point cloud from photos (GLB, PLY, COLMAP, NPZ)",
+        help="cameras, depth and a point cloud from photos (GLB, PLY, COLMAP, NPZ, an HTML report)",
         description=(
             "Reconstruct a scene from photos: a folder of images, several image files or a video. Writes "
-            "scene.glb (points + cameras), points.ply, sparse/ (COLMAP model in original image pixels) and "
-            "reconstruction.npz (every array) into OUT. Under `torchrun --nproc-per-node=N -m vggt_py.cli "
+            "scene.glb (points + cameras, glTF's y-up axes), points.ply, sparse/ (COLMAP model in original image "
+            "pixels), reconstruction.npz (every array), transforms.json (nerfstudio cameras, pointing at the "
+            "photos and points.ply) and report/report.html (pictures of every frame, views, consistency checks, "
+            "settings and timings; opens offline) into OUT. Under `torchrun --nproc-per-node=N -m vggt_py.cli "
             "reconstruct ...` the frames are split across the N processes (one GPU each with NCCL, or gloo on "
             "CPU) with exact global attention; rank 0 writes the result."
         ),
@@ -442,6 +488,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--formats",
         default=",".join(FORMATS),
         help=f"comma-separated subset of {','.join(FORMATS)} (default: all)",
+    )
+    parser.add_argument(
+        "--no-report",
+        action="store_true",
+        help="do not write the visual report (report/; it runs the consistency checks, which take a while on "
+        "many frames)",
+    )
+    parser.add_argument(
+        "--transforms-depth",
+        action="store_true",
+        help="with the transforms format: also write OUT/depths/*.npy (depth x 1000 at the photos' size, "
+        "0 where filtered out; nerfstudio's default depth unit scale 1e-3 reads it back) and name them in "
+        "transforms.json",
+    )
+    parser.add_argument(
+        "--glb-axes",
+        choices=("gltf", "opencv"),
+        default="gltf",
+        help="world axes of scene.glb: 'gltf' (default) +Y up as glTF viewers expect (the OpenCV world "
+        "rotated by 180 degrees about x); 'opencv' keeps the reconstruction's axes (x right, y down, z forward)",
     )
     parser.add_argument(
         "--conf-percentile",

@@ -23,7 +23,7 @@ import torch
 import torch.distributed as dist
 
 from vggt_py.bundled import BUNDLED_MODEL, bundled_model_card, bundled_spec, parse_bundled_spec
-from vggt_py.geometry import pose_encoding_to_extri_intri, unproject_depth
+from vggt_py.geometry import content_intrinsics, pose_encoding_to_extri_intri, unproject_depth
 from vggt_py.inference.anchors import align_to_poses, scale_by_depth, scale_by_distance
 from vggt_py.inference.images import ImageBatch, load_images
 from vggt_py.inference.known_intrinsics import apply_intrinsics, check_intrinsics
@@ -385,7 +385,7 @@ def _reconstruct(
     out = _infer(net, batch, queries_model, dev, compute, frames_chunk_size, distributed)
     if out is None:  # a rank other than 0 of a distributed run: rank 0 holds the whole result
         return None
-    extrinsics, intrinsics = _decode_cameras(out)
+    extrinsics, intrinsics = _decode_cameras(out, batch)
     depth, points_from_depth = _unproject(out, intrinsics, extrinsics)
     metadata = {
         "device": str(dev),
@@ -451,7 +451,7 @@ def _reconstruct_windowed(
     def predict(frames: Sequence[int]) -> Reconstruction:
         part = _subset(batch, frames)
         out = _infer(net, part, None, device, compute, frames_chunk_size)
-        extrinsics, intrinsics = _decode_cameras(out)
+        extrinsics, intrinsics = _decode_cameras(out, part)
         depth, points_from_depth = _unproject(out, intrinsics, extrinsics)
         return _assemble(part, out, extrinsics, intrinsics, depth, points_from_depth, None, point_source, metadata)
 
@@ -529,10 +529,18 @@ def _infer(
             net.set_frames_chunk_size(previous_chunk)
 
 
-def _decode_cameras(out: VGGTOutput) -> tuple[torch.Tensor, torch.Tensor]:
-    """Step 4: the camera head's pose encoding -> extrinsics [S, 3, 4] and model-pixel intrinsics [S, 3, 3]."""
+def _decode_cameras(out: VGGTOutput, batch: ImageBatch) -> tuple[torch.Tensor, torch.Tensor]:
+    """Step 4: the camera head's pose encoding -> extrinsics [S, 3, 4] and model-pixel intrinsics [S, 3, 3].
+
+    The fovs are read over each frame's content box (:func:`vggt_py.geometry.content_intrinsics`), so
+    the white bars of ``mode="pad"`` (or of frames padded to a common size) do not stretch the focal
+    lengths; a frame that is all content (crop mode) gets exactly the intrinsics of
+    :func:`vggt_py.geometry.pose_encoding_to_extri_intri` over the whole frame.
+    """
     height, width = out["images"].shape[-2:]
-    return pose_encoding_to_extri_intri(out["pose_enc"][0].float(), (height, width))
+    pose_encoding = out["pose_enc"][0].float()
+    extrinsics, _ = pose_encoding_to_extri_intri(pose_encoding, (height, width))
+    return extrinsics, content_intrinsics(pose_encoding, batch.valid_regions)
 
 
 def _unproject(

@@ -58,6 +58,10 @@ class LossConfig:
         track_stage_gamma: weight ``gamma^(n-1-i)`` of tracker iteration ``i``.
         track_conf_threshold: a track point is "confident" when its final error is below this (px).
         min_valid_pixels: scenes with fewer valid depth pixels get no camera, depth or point loss.
+        camera_ramp: ``(start, end)`` optimizer steps of a curriculum for the camera term: its weight is 0
+            before ``start``, rises linearly to ``camera_weight`` at ``end`` and stays there (``(0, 0)``:
+            full weight from the first step). The dense terms then shape the trunk first. Validation
+            losses always use the full weight.
     """
 
     camera_weight: float = 5.0
@@ -76,6 +80,7 @@ class LossConfig:
     track_stage_gamma: float = 0.8
     track_conf_threshold: float = 3.0
     min_valid_pixels: int = 100
+    camera_ramp: tuple[int, int] = (0, 0)
 
     def __post_init__(self) -> None:
         for name in (
@@ -100,6 +105,9 @@ class LossConfig:
             raise ValueError(f"LossConfig.valid_range must be in (0, 1], got {self.valid_range}")
         if not (0 < self.camera_stage_gamma and 0 < self.track_stage_gamma):
             raise ValueError("LossConfig stage gammas must be positive")
+        start, end = self.camera_ramp
+        if not 0 <= start <= end:
+            raise ValueError(f"LossConfig.camera_ramp must be (start, end) with 0 <= start <= end, got {self.camera_ramp}")
         if self.min_valid_pixels < 1:
             raise ValueError(f"LossConfig.min_valid_pixels must be >= 1, got {self.min_valid_pixels}")
 
@@ -486,7 +494,19 @@ class VGGTLoss:
     def __init__(self, config: LossConfig | None = None):
         self.config = config if config is not None else LossConfig()
 
-    def __call__(self, predictions: Mapping[str, Any], batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    def camera_scale(self, step: int | None) -> float:
+        """Share of ``camera_weight`` applied at optimizer step ``step`` (``camera_ramp``; None: 1)."""
+        start, end = self.config.camera_ramp
+        if step is None or step >= end:
+            return 1.0
+        if step < start:
+            return 0.0
+        return (step - start) / (end - start)
+
+    def __call__(
+        self, predictions: Mapping[str, Any], batch: Mapping[str, Any], step: int | None = None
+    ) -> dict[str, torch.Tensor]:
+        """The loss terms; ``step`` (the optimizer step, training only) applies the ``camera_ramp``."""
         cfg = self.config
         masks = batch["point_masks"].bool()
         image_hw = tuple(batch["images"].shape[-2:])
@@ -511,7 +531,7 @@ class VGGTLoss:
                 cfg.camera_loss,
             )
             terms.update(cam)
-            add(cfg.camera_weight, cam["loss_camera"])
+            add(cfg.camera_weight * self.camera_scale(step), cam["loss_camera"])
         for name, key, gt_key, gradient, weight in (
             ("depth", "depth", "depths", cfg.depth_gradient, cfg.depth_weight),
             ("point", "world_points", "world_points", cfg.point_gradient, cfg.point_weight),
