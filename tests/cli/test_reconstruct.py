@@ -35,6 +35,7 @@ def test_reconstruct_writes_every_format(model_dir: Path, tmp_path: Path, capsys
         "report",
         "scene.glb",
         "sparse",
+        "transforms.json",
         "vggt-export.json",
     ]
     assert (out / "report" / "report.html").is_file() and len(list((out / "report").glob("frame_*_photo.png"))) == 8
