@@ -7,6 +7,7 @@ frame, as a model's outputs can be. Given the true K, the poses must come back; 
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -137,7 +138,9 @@ def test_exports_write_the_given_k_exactly(scene, solved, tmp_path):
     _, out = solved
     k = true_k_original(scene)
     np.testing.assert_array_equal(out.intrinsics_original, np.broadcast_to(k, (len(out), 3, 3)))
-    written = export(out, tmp_path / "out", formats=("colmap", "npz"))
+    written = export(out, tmp_path / "out", formats=("colmap", "npz", "transforms"))
+    for frame in json.loads(written["transforms"].read_text())["frames"]:  # nerfstudio: centres at +0.5
+        assert (frame["fl_x"], frame["fl_y"], frame["cx"] - 0.5, frame["cy"] - 0.5) == (k[0, 0], k[1, 1], k[0, 2], k[1, 2])
     model = pycolmap.Reconstruction(str(written["colmap"]))
     for camera in model.cameras.values():
         fx, fy, cx, cy = camera.params
