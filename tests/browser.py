@@ -157,6 +157,7 @@ def open_page(
     timeout: float = 60.0,
     settle: float = 1.0,
     full_page: bool = False,
+    before_shot: str | None = None,
     binary: str | None = None,
 ) -> PageResult:
     """Load ``url`` in headless Chromium and return its screenshot and console errors.
@@ -166,6 +167,7 @@ def open_page(
             last value is returned. A page that never satisfies it raises ``TimeoutError``.
         settle: seconds to wait after the load (and ``until``) before the screenshot.
         full_page: capture the whole page height, not only the window.
+        before_shot: JavaScript run just before the screenshot (e.g. :data:`HIDE_NOTICES`).
     """
     binary = binary or chromium_binary()
     if binary is None:
@@ -194,6 +196,9 @@ def open_page(
                         raise TimeoutError(f"{url}: {until!r} stayed false for {timeout:g} s")
                     tools.drain(0.5)
             tools.drain(settle)
+            if before_shot is not None:
+                tools.call("Runtime.evaluate", expression=before_shot)
+                tools.drain(0.3)
             params: dict[str, Any] = {"format": "png"}
             if full_page:
                 metrics = tools.call("Page.getLayoutMetrics")
@@ -223,7 +228,9 @@ def open_page(
 
 
 # The viewer draws into a WebGL canvas; wait until it exists and has a size.
-VIEWER_READY = "(() => { const c = document.querySelector('canvas'); return c !== null && c.width > 0 && c.height > 0; })()"
+VIEWER_READY = "document.querySelectorAll('canvas').length > 0 && document.body.innerText.includes('points shown')"
+# viser's notice that WebGL runs in software (SwiftShader) covers part of the scene; remove it before the shot.
+HIDE_NOTICES = "document.querySelectorAll('.mantine-Notification-root').forEach(n => n.remove())"
 
 
 def _main(argv: list[str] | None = None) -> int:
@@ -253,7 +260,9 @@ def _main(argv: list[str] | None = None) -> int:
         consistency = find_consistency(args.target, len(rec))
         with start_viewer(rec, consistency=consistency, check_consistency=False, port=args.port) as viewer:
             print(f"viewer at {viewer.url}")
-            result = open_page(viewer.url, width=width, height=height, until=VIEWER_READY, settle=args.wait)
+            result = open_page(
+                viewer.url, width=width, height=height, until=VIEWER_READY, settle=args.wait, before_shot=HIDE_NOTICES
+            )
     args.output.write_bytes(result.screenshot)
     for error in result.errors:
         print(f"console error: {error}", file=sys.stderr)

@@ -203,10 +203,14 @@ def test_window_flags_reach_reconstruct(photos: Path, model_dir: Path, tmp_path:
 
     monkeypatch.setattr(api, "reconstruct", spy)
     argv = base(photos, tmp_path / "out", model_dir) + ["--window", "2", "--overlap", "1", "--loop-closure", "00.png:02.png"]
-    assert run(*argv, "--keyframes", "0") == 0
+    ks = [[[100.0 + i, 0, 99.5], [0, 100.0 + i, 74.5], [0, 0, 1]] for i in range(3)]
+    assert run(*argv, "--keyframes", "0", "--intrinsics", write_json(tmp_path / "k.json", ks)) == 0
     assert seen["window"] == 2 and seen["overlap"] == 1 and seen["loop_closure"] == [(0, 2)] and seen["keyframes"] == 0
     rec = load_npz(tmp_path / "out" / "reconstruction.npz")
     assert "windowed" in rec.metadata
+    # each kept frame carries its own input frame's K (windows may drop frames)
+    kept = [int(n[:2]) for n in rec.names]
+    np.testing.assert_array_equal(rec.known_intrinsics, np.array(ks)[kept])
 
 
 @pytest.mark.parametrize(

@@ -83,6 +83,16 @@ def test_reconstruct_export_options(model_dir: Path, tmp_path: Path) -> None:
     assert run(*argv, "--formats", "colmap", "--colmap-max-error", "0", "--overwrite") == 2
 
 
+def test_no_report(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    photos = write_photos(tmp_path / "photos", (64, 48), count=2)
+    base = ["reconstruct", photos, "--model", model_dir, "--device", "cpu"]
+    assert run(*base, "-o", tmp_path / "a", "--formats", "npz,report", "--no-report") == 0
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["reconstruction.npz", "vggt-export.json"]
+    assert "Consistency checks" not in capsys.readouterr().err  # no report: the checks do not run
+    assert run(*base, "-o", tmp_path / "b", "--formats", "report", "--no-report") == 2
+    assert "--no-report leaves no format to write" in capsys.readouterr().err
+
+
 def test_reconstruct_options(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     photos = write_photos(tmp_path / "photos", (150, 200), count=5)
     out = tmp_path / "out"

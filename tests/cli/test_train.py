@@ -187,7 +187,7 @@ def test_a_training_checkpoint_loads_as_a_model(make_config, micro_config_file, 
     assert all(torch.equal(loaded.state_dict()[k], v) for k, v in trained.items())
     assert main(["info", "--model", str(elsewhere), "--device", "cpu"]) == 0
     out = capsys.readouterr().out
-    assert f"stored in the training checkpoint {elsewhere}" in out
+    assert f"from the training checkpoint {elsewhere}" in out
     assert f"{sum(p.numel() for p in loaded.parameters()):,} (" in out
 
     # a checkpoint written before model_config was stored: rebuilt from the run's model section

@@ -7,6 +7,7 @@ frame, as a model's outputs can be. Given the true K, the poses must come back; 
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -99,6 +100,20 @@ def test_pose_error_with_known_k_is_below_the_prediction(scene, solved):
     assert abs(out.metadata["known_intrinsics"]["pnp_scale"] - 1 / 0.8) < 0.01  # the map's own scale undone
 
 
+def test_noisy_maps_still_beat_the_predicted_poses(scene):
+    """1 % noise on the depth and the point map: PnP + BA with the true K stays well below the prediction's error."""
+    rec = predicted(scene, seed=4)
+    rng = np.random.default_rng(4)
+    noise = rng.normal(0, 0.01, rec.points_from_head.shape) * rec.depth[..., None]
+    rec.points_from_head = (rec.points_from_head + noise).astype(np.float32)
+    rec.depth = (rec.depth * (1 + rng.normal(0, 0.01, rec.depth.shape))).astype(np.float32)
+    out = apply_intrinsics(rec, true_k_original(scene))
+    before = pose_errors(rec.extrinsics, scene.extrinsics)
+    after = pose_errors(out.extrinsics, scene.extrinsics)
+    print(f"noisy maps, pose error without K: {before[0]:.2f} / {before[1]:.2f} deg; with K: {after[0]:.3f} / {after[1]:.3f}")
+    assert after[0] < 0.5 and after[1] < 2.0 and after[0] < before[0] / 5 and after[1] < before[1] / 5
+
+
 def test_depth_is_unprojected_with_the_known_k(scene, solved):
     _, out = solved
     np.testing.assert_allclose(out.intrinsics, np.broadcast_to(scene.intrinsics[0], out.intrinsics.shape), rtol=1e-6)
@@ -123,7 +138,9 @@ def test_exports_write_the_given_k_exactly(scene, solved, tmp_path):
     _, out = solved
     k = true_k_original(scene)
     np.testing.assert_array_equal(out.intrinsics_original, np.broadcast_to(k, (len(out), 3, 3)))
-    written = export(out, tmp_path / "out", formats=("colmap", "npz"))
+    written = export(out, tmp_path / "out", formats=("colmap", "npz", "transforms"))
+    for frame in json.loads(written["transforms"].read_text())["frames"]:  # nerfstudio: centres at +0.5
+        assert (frame["fl_x"], frame["fl_y"], frame["cx"] - 0.5, frame["cy"] - 0.5) == (k[0, 0], k[1, 1], k[0, 2], k[1, 2])
     model = pycolmap.Reconstruction(str(written["colmap"]))
     for camera in model.cameras.values():
         fx, fy, cx, cy = camera.params
@@ -251,3 +268,14 @@ def test_scale_anchors_through_reconstruct(photo_folder, bundled):
         reconstruct(batch, bundled, device="cpu", scale_depth=2.5)
     with pytest.raises(ValueError, match=r"scale_distance: expected \(frame, \(x, y\), \(x, y\), distance\)"):
         reconstruct(batch, bundled, device="cpu", scale_distance=(0, 1.0))
+
+
+def test_npz_with_mismatched_known_intrinsics_is_refused(solved, tmp_path):
+    _, out = solved
+    path = export(out, tmp_path / "out", formats=("npz",))["npz"]
+    with np.load(path) as data:
+        arrays = {key: data[key] for key in data.files}
+    arrays["known_intrinsics"] = arrays["known_intrinsics"][:2]
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ValueError, match=r"known_intrinsics must be \[5, 3, 3\] like the frames, got \[2, 3, 3\]"):
+        load_npz(tmp_path / "bad.npz")

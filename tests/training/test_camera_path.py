@@ -296,3 +296,26 @@ def test_confidence_weighted_gradient_ignores_confidence_at_invalid_pixels():
     other[:, :, 6:] = 50.0  # columns 6, 7: never part of a valid pair
     assert gradient_loss(pred, gt, mask, conf).item() == pytest.approx(gradient_loss(pred, gt, mask, other).item())
     assert gradient_loss(pred, gt, mask, conf).item() != pytest.approx(gradient_loss(pred, gt, mask, conf * 2).item())
+
+
+def test_camera_probe_reads_a_collapsed_head_as_ignoring_both_images(make_config, micro_model):
+    """benchmarks/camera_probe.py (the card's sensitivity figures): a head whose output does not depend on
+    its input (last layer's weights zeroed) has sensitivity 0 to both images and the same error on
+    every pair of one relative rotation; the mean-pose baseline is computed on the training scenes."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "camera_probe.py"
+    spec = importlib.util.spec_from_file_location("camera_probe", path)
+    camera_probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(camera_probe)
+    config = make_config(data={"synthetic": {"num_scenes": 2, "val_scenes": 2, "frames_per_scene": 3}})
+    with torch.no_grad():
+        micro_model.camera_head.pose_branch.fc2.weight.zero_()
+    result = camera_probe.probe(micro_model, config, max_scenes=2, baseline_scenes=2)
+    assert result["pairs"] == 12
+    assert result["sensitivity_first_image"] == pytest.approx(0.0, abs=1e-4)
+    assert result["sensitivity_second_image"] == pytest.approx(0.0, abs=1e-4)
+    assert 0 < result["meanpose_rot_median"] < 60 and 0 <= result["auc@30"] <= 1
+    with pytest.raises(ValueError, match="max_scenes must be >= 1, got 0"):
+        camera_probe.probe(micro_model, config, max_scenes=0)

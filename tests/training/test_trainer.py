@@ -283,7 +283,8 @@ def test_camera_ramp_curriculum(make_config, micro_model):
         later = trainer.fit(max_steps=2)
     assert [trainer.loss_fn.camera_scale(s) for s in (0, 1, 2, 3, 4, 100)] == [0, 0, 0, 0.5, 1, 1]
     step3 = later[1]
-    assert step3["loss"] == pytest.approx(step3["loss_depth"] + step3["loss_point"] + 0.5 * 5 * step3["loss_camera"], rel=1e-5)
+    expected = step3["loss_depth"] + step3["loss_point"] + 0.5 * 5 * step3["loss_camera"]
+    assert step3["loss"] == pytest.approx(expected, rel=1e-5)
     assert trainer.loss_fn.camera_scale(None) == 1.0  # validation: full weight
 
 

@@ -48,7 +48,7 @@ def _describe_model(spec: str, offline: bool) -> _ModelInfo:
         except (FileNotFoundError, ValueError) as err:
             raise CLIError(f"--model {spec}: {err}") from err
         if embedded is not None:
-            config, note = embedded, f"stored in the training checkpoint {weights}"
+            config, note = embedded, f"from the training checkpoint {weights}"
         else:
             config, note = read_config(config_path, str(config_path))
         return _ModelInfo(config, note, f"{weights} ({human_bytes(weights.stat().st_size)})")

@@ -424,6 +424,11 @@ def load_npz(path: str | os.PathLike[str]) -> Reconstruction:
         raise ValueError(f"{path}: point_source must be 'depth' or 'head', got {point_source!r}")
     if scale_source not in ("normalised", "poses", "distance", "depth"):
         raise ValueError(f"{path}: scale_source must be normalised, poses, distance or depth, got {scale_source!r}")
+    known = fields.get("known_intrinsics")
+    if known is not None and known.shape != (len(fields["names"]), 3, 3):
+        raise ValueError(
+            f"{path}: known_intrinsics must be [{len(fields['names'])}, 3, 3] like the frames, got {list(known.shape)}"
+        )
     return Reconstruction(
         **fields, point_source=point_source, scale_source=scale_source, metadata=metadata  # type: ignore[arg-type]
     )

@@ -362,7 +362,10 @@ def _match_in_point_map(
         normal = np.einsum("nki,nkj->nij", jacobian, jacobian)
         normal += 1e-12 * np.trace(normal, axis1=1, axis2=2)[:, None, None] * np.eye(2)
         rhs = np.einsum("nki,nk->ni", jacobian, targets - current)
-        ok = alive & np.isfinite(normal).all((1, 2)) & np.isfinite(rhs).all(-1) & (np.abs(np.linalg.det(normal)) > 0)
+        ok = alive & np.isfinite(normal).all((1, 2)) & np.isfinite(rhs).all(-1)
+        det = np.zeros(len(ok))
+        det[ok] = np.linalg.det(normal[ok])  # only where finite: walking into padding (NaN points) is no error
+        ok &= np.abs(det) > 0
         step = np.zeros_like(q)
         if ok.any():
             step[ok] = np.linalg.solve(normal[ok], rhs[ok][..., None])[..., 0]

@@ -115,6 +115,26 @@ class Reconstruction:
 
         return check(self, thresholds, **kwargs)
 
+    def view(self, *, host: str = "127.0.0.1", port: int = 8080, block: bool = True, **kwargs: Any) -> Any:
+        """Serve this reconstruction in the browser (viser); see :func:`vggt_py.inference.viewer.start_viewer`.
+
+        Prints the URL. With ``block`` (the default) it serves until Ctrl-C, then stops and returns
+        the stopped viewer; ``block=False`` returns the running ``ReconstructionViewer`` at once (call
+        its ``stop()``). Keyword arguments go to ``start_viewer`` (``consistency``, ``max_points``...).
+        """
+        from vggt_py.inference.viewer import start_viewer
+
+        viewer = start_viewer(self, host=host, port=port, **kwargs)
+        print(f"viewer: open {viewer.url} in a browser" + ("; Ctrl-C stops" if block else ""), flush=True)
+        if block:
+            try:
+                viewer.wait()
+            except KeyboardInterrupt:
+                pass
+            finally:
+                viewer.stop()
+        return viewer
+
     # ----------------------------------------------------------------------- filtering
     def content_mask(self) -> np.ndarray:
         """[S, H, W] bool: pixels that show the photo (not the padding)."""

@@ -225,7 +225,7 @@ def _view_figure(
     ax = fig.add_subplot()
     xy = drawn.xyz[:, axes_index] * np.asarray(signs)
     if len(xy):
-        ax.scatter(xy[:, 0], xy[:, 1], s=1.0, c=drawn.rgb / 255.0, marker=".", linewidths=0)
+        ax.scatter(xy[:, 0], xy[:, 1], s=3.0, c=drawn.rgb / 255.0, marker=".", linewidths=0)
     height, width = rec.image_size
     depth = _CAMERA_FRACTION * size
     centers, segments, colours = [], [], []

@@ -129,7 +129,10 @@ def to_nerfstudio(
         raise ValueError(f"file_paths: expected {len(rec)} paths (one per frame), got {len(file_paths)}")
     if depth_file_paths is not None and len(depth_file_paths) != len(rec):
         raise ValueError(f"depth_file_paths: expected {len(rec)} paths (one per frame), got {len(depth_file_paths)}")
-    k_orig = intrinsics_to_original(rec.transforms, rec.intrinsics)  # float64, integer = pixel centre
+    # float64, integer = pixel centre; the user's camera matrices exactly when they were given
+    k_orig = np.asarray(rec.intrinsics_original, dtype=np.float64) if rec.known_intrinsics is not None else (
+        intrinsics_to_original(rec.transforms, rec.intrinsics)
+    )
     focal = k_orig[:, [0, 1], [0, 1]]
     bad = [i for i in range(len(rec)) if not (np.isfinite(k_orig[i]).all() and (focal[i] > 0).all())]
     if bad:

@@ -107,7 +107,9 @@ class LossConfig:
             raise ValueError("LossConfig stage gammas must be positive")
         start, end = self.camera_ramp
         if not 0 <= start <= end:
-            raise ValueError(f"LossConfig.camera_ramp must be (start, end) with 0 <= start <= end, got {self.camera_ramp}")
+            raise ValueError(
+                f"LossConfig.camera_ramp must be (start, end) with 0 <= start <= end, got {self.camera_ramp}"
+            )
         if self.min_valid_pixels < 1:
             raise ValueError(f"LossConfig.min_valid_pixels must be >= 1, got {self.min_valid_pixels}")
 

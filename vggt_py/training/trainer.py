@@ -147,7 +147,10 @@ def describe_model(config: ModelConfig) -> str:
             return f"model: the weights of {config.init!r} and their config.json (not available locally yet)"
         from vggt_py.hub import weights_file_config
 
-        embedded = weights_file_config(weights)
+        try:
+            embedded = weights_file_config(weights)
+        except ValueError as err:  # unreadable, or a LoRA checkpoint: training would fail the same way
+            return f"model: the weights of {config.init!r} cannot be used: {err}"
         if embedded is not None:
             return f"model: the weights of {config.init!r} ({weights}; {summary(embedded)}, config stored inside)"
         if config_path is None:
