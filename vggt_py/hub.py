@@ -23,6 +23,7 @@ from vggt_py.utils.io import atomic_path, atomic_write_text
 
 __all__ = [
     "PretrainedMixin",
+    "TRAINING_CHECKPOINT_FORMAT",
     "WEIGHT_FILES",
     "WeightsFileError",
     "WeightsNotAvailableError",
@@ -33,9 +34,13 @@ __all__ = [
     "push_to_hub",
     "resolve_pretrained",
     "save_pretrained",
+    "training_checkpoint_config",
+    "weights_file_config",
 ]
 
 CONFIG_FILE = "config.json"
+# The ``format`` entry of the training checkpoints of vggt_py.training (their model config is stored inside).
+TRAINING_CHECKPOINT_FORMAT = "vggt_py.training/1"
 # Looked for in this order in a folder or a hub repo.
 WEIGHT_FILES = ("model.safetensors", "model.pt", "pytorch_model.bin")
 
@@ -155,11 +160,72 @@ def load_weights_file(path: str | os.PathLike[str], device: torch.device | str =
                 f"{path}: not a readable safetensors file ({size:,} bytes; {str(err).strip() or type(err).__name__}); "
                 "it may be truncated or corrupt; expected a file written by safetensors (VGGT.save_pretrained)"
             ) from err
+    return unwrap_checkpoint(_load_torch_file(path, device))
+
+
+def _load_torch_file(path: Path, device: torch.device | str = "cpu", mmap: bool = False) -> Any:
     try:
-        obj = torch.load(path, map_location=device, weights_only=True)
+        return torch.load(path, map_location=device, weights_only=True, mmap=mmap)
     except Exception as err:  # pickle errors carry no file name
         raise ValueError(f"{path}: cannot read as a weights-only torch checkpoint ({err})") from err
-    return unwrap_checkpoint(obj)
+
+
+def training_checkpoint_config(checkpoint: Any, path: str | os.PathLike[str]) -> VGGTConfig | None:
+    """The model config of a loaded training checkpoint (``vggt-py train``'s ``checkpoints/*.pt``), or None
+    for any other object.
+
+    Checkpoints store the config as ``model_config``; older ones only the run's ``model`` section, from
+    which it is rebuilt (``config`` file, else ``init``'s local ``config.json``, else ``preset``).
+
+    Raises:
+        ValueError: for a LoRA run's checkpoint (its adapters are not merged; load ``OUTPUT/final``), or
+            one whose model config cannot be found, saying what to pass instead.
+    """
+    if not (isinstance(checkpoint, Mapping) and checkpoint.get("format") == TRAINING_CHECKPOINT_FORMAT):
+        return None
+    run = checkpoint.get("config") if isinstance(checkpoint.get("config"), Mapping) else {}
+    output = (run.get("train") or {}).get("output_dir", "OUTPUT")
+    if (run.get("lora") or {}).get("enabled"):
+        raise ValueError(
+            f"{path} is a checkpoint of a LoRA run: its adapters are not merged into the weights. Load the "
+            f"run's final model ({output}/final, written with the adapters merged) instead"
+        )
+    stored = checkpoint.get("model_config")
+    if isinstance(stored, Mapping):
+        return VGGTConfig.from_dict(dict(stored))
+    model = run.get("model") or {}
+    if model.get("config"):
+        if Path(model["config"]).is_file():
+            return VGGTConfig.from_json(model["config"])
+        missing = f"its model.config file {model['config']!r}, which is not there"
+    elif model.get("init"):
+        try:
+            config_path, _ = resolve_pretrained(model["init"], local_files_only=True)
+        except (FileNotFoundError, ValueError):
+            config_path = None
+        if config_path is not None:
+            return VGGTConfig.from_json(config_path)
+        missing = f"the config.json of its model.init {model['init']!r}, which is not available locally"
+    elif model.get("preset"):
+        return VGGTConfig.from_preset(model["preset"])
+    else:
+        missing = "a model section"
+    raise ValueError(
+        f"{path} is a training checkpoint written before checkpoints stored their model config, and "
+        f"{missing}; write the model's config.json next to it, or load the run's final model ({output}/final)"
+    )
+
+
+def weights_file_config(path: str | os.PathLike[str]) -> VGGTConfig | None:
+    """The model config stored inside the weights file ``path`` (training checkpoints), or None."""
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        return None
+    try:
+        checkpoint = _load_torch_file(path, mmap=True)
+    except ValueError:
+        checkpoint = _load_torch_file(path)  # not a zip-format file: read it whole (raises if unreadable)
+    return training_checkpoint_config(checkpoint, path)
 
 
 def check_weights(state_dict: Mapping[str, torch.Tensor], path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
@@ -234,9 +300,18 @@ def load_pretrained(
     config_path, weights_path = resolve_pretrained(
         repo_id_or_path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token
     )
+    if weights_path.suffix == ".safetensors":
+        tensors = load_weights_file(weights_path, device=device)
+    else:
+        checkpoint = _load_torch_file(weights_path, device)
+        if config is None:  # a training checkpoint knows its model, wherever it was copied to
+            config = training_checkpoint_config(checkpoint, weights_path)
+            config_path = None if config is not None else config_path
+        tensors = unwrap_checkpoint(checkpoint)
+    assumed = config is None and config_path is None
     if config is None:
         config = VGGTConfig.from_json(config_path) if config_path is not None else VGGTConfig()
-    state_dict = convert_state_dict(load_weights_file(weights_path, device=device), config)
+    state_dict = convert_state_dict(tensors, config)
     state_dict = check_weights(state_dict, weights_path)
     if dtype is not None:
         state_dict = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state_dict.items()}
@@ -245,7 +320,13 @@ def load_pretrained(
     try:
         load_state_dict_strict(model, state_dict, assign=True)
     except ValueError as err:
-        raise ValueError(f"{weights_path}: {err}") from None
+        hint = (
+            f"there is no config.json beside {weights_path.name}, so the VGGT-1B architecture was assumed; put the "
+            "model's config.json next to the weights (VGGT.save_pretrained writes both) or pass config=.\n"
+            if assumed
+            else ""
+        )
+        raise ValueError(f"{weights_path}: {hint}{err}") from None
     _materialise_buffers(model, device)
     return model.eval()
 

@@ -35,7 +35,7 @@ def test_cli_strict_flags_suspect_frames(scene: Reconstruction, tmp_path, capsys
     depth[3] *= 1.3
     path = export_npz(with_cameras(dataclasses.replace(scene, depth=depth), scene.extrinsics), tmp_path / "rec.npz")
     out = tmp_path / "custom" / "report.json"
-    assert main(["check", str(path), "--checks", "depth", "--json", str(out), "--strict"]) == 1
+    assert main(["check", str(path), "--checks", "depth", "--json", str(out), "--strict", "--verbose"]) == 1
     assert json.loads(out.read_text())["suspect_frames"] == [3]
     assert "frame_003.png" in capsys.readouterr().out
 
@@ -71,3 +71,36 @@ def test_cli_json_target_that_cannot_be_written(scene: Reconstruction, tmp_path,
         assert main(["check", str(path), "--checks", "depth", "--json", str(target)]) == 2
         err = capsys.readouterr().err
         assert "cannot write the report" in err and "Traceback" not in err
+
+
+def test_cli_summary_first_and_exit_1_on_suspect_frames(scene: Reconstruction, tmp_path, capsys):
+    from vggt_py.inference.export import export_npz
+
+    depth = scene.depth.copy()
+    depth[3] *= 1.3
+    path = export_npz(with_cameras(dataclasses.replace(scene, depth=depth), scene.extrinsics), tmp_path / "rec.npz")
+    assert main(["check", str(path), "--checks", "points,depth"]) == 1  # no --strict needed
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "1 of 5 frame(s) suspect (checks run: points, depth)"
+    assert lines[1].startswith("  points    1 of 5 fail: depth vs point head median")
+    assert "  suspect frames: 3" in lines and not any("frame_003.png" in line for line in lines)
+    assert lines[-1].endswith("consistency.json (per frame: --verbose)") and len(lines) == 5
+    assert main(["check", str(path), "--checks", "points,depth", "--fail-on", "none", "--verbose"]) == 0
+    out = capsys.readouterr().out
+    assert "frame_003.png" in out and "frame 3 (frame_003.png): depth:" in out  # the table and the reasons
+
+
+def test_cli_single_frame_says_which_checks_ran(scene: Reconstruction, tmp_path, capsys):
+    from vggt_py.inference.export import export_npz
+
+    keep = ("extrinsics", "intrinsics", "depth", "depth_conf", "points_from_depth", "colors", "original_sizes")
+    keep += ("transforms", "valid_regions", "pose_encoding", "points_from_head", "points_conf")
+    single = dataclasses.replace(scene, names=scene.names[:1], tracks=None, track_visibility=None,
+                                 track_confidence=None, query_points=None,
+                                 **{k: getattr(scene, k)[:1] for k in keep})
+    export_npz(single, tmp_path / "reconstruction.npz")
+    assert main(["check", str(tmp_path), "--no-json"]) == 0
+    out = capsys.readouterr().out
+    assert "consistent" not in out
+    assert out.splitlines()[0].startswith("no suspect frame of 1 on the 1 check(s) that ran (points); not run:")
+    assert "camera check not run: needs at least 2 frames" in out

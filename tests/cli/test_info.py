@@ -9,7 +9,6 @@ import torch
 
 from helpers import sane_tiny_model
 from vggt_py.cli import main
-from vggt_py.inference.memory import INFO_HEIGHT, INFO_WIDTH
 
 NOTICE = "facebook/VGGT-1B not used:"
 
@@ -24,8 +23,8 @@ def test_info(model_dir: Path, capsys: pytest.CaptureFixture) -> None:
     params = sum(p.numel() for p in sane_tiny_model().parameters())
     assert f"{params:,} (" in out
     assert "camera_head, depth_head, point_head, track_head" in out
-    assert f"frames at {INFO_WIDTH}x{INFO_HEIGHT}" in out and "torch " + torch.__version__ in out
-    assert "img_size 140" in out
+    assert "torch " + torch.__version__ in out
+    assert "img_size 140" in out and "frames at 140x112" in out  # the model's own size, not 518x392
 
 
 def test_info_uncached_hub_model_offline(
@@ -37,6 +36,7 @@ def test_info_uncached_hub_model_offline(
     assert run("info", "--model", "nobody/vggt-missing", "--offline", "--device", "cpu") == 0
     out = capsys.readouterr().out
     assert "not in the local cache" in out and "1,256,537,516" in out  # the VGGT-1B default architecture
+    assert "frames at 518x392" in out
 
 
 def test_info_shows_the_bundled_models(capsys: pytest.CaptureFixture) -> None:
@@ -45,7 +45,7 @@ def test_info_shows_the_bundled_models(capsys: pytest.CaptureFixture) -> None:
     assert "bundled models" in out and "bundled:small-synthetic at" in out
     (heads,) = [line for line in out.splitlines() if [c.strip() for c in line.split("│")][1:2] == ["heads"]]
     assert "camera_head, depth_head, point_head" in heads and "track_head" not in heads
-    assert "img_size 224" in out
+    assert "img_size 224" in out and "frames at 224x168" in out and "518x392" not in out
 
 
 def test_info_without_model_describes_what_would_run(hf_offline: None, capsys: pytest.CaptureFixture) -> None:

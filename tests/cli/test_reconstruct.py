@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -31,23 +33,67 @@ def test_reconstruct_writes_every_format(model_dir: Path, tmp_path: Path, capsys
     assert sorted(p.name for p in out.iterdir()) == [
         "points.ply",
         "reconstruction.npz",
+        "report",
         "scene.glb",
         "sparse",
+        "transforms.json",
         "vggt-export.json",
     ]
+    assert (out / "report" / "report.html").is_file() and len(list((out / "report").glob("frame_*_photo.png"))) == 8
     sparse = pycolmap.Reconstruction(str(out / "sparse"))
     assert sparse.num_images() == 8
     rec = load_npz(out / "reconstruction.npz")
     assert len(rec) == 8 and rec.metadata["mode"] == "crop"
     kept = len(select_points(rec, conf_percentile=50))  # the default filter
     assert 0.4 < kept / rec.content_mask().sum() <= 0.6
-    assert sparse.num_points3D() == min(kept, 100_000)
+    entry = json.loads((out / "vggt-export.json").read_text())["colmap"]  # multi-view tracks, or dense with a reason
+    assert sparse.num_points3D() == entry["points"]
+    if entry["points_kind"] == "tracks":
+        assert sparse.compute_mean_track_length() == pytest.approx(entry["observations_per_point"]) and entry["points"]
+        assert sparse.compute_mean_track_length() >= 2.0
+        assert sparse.compute_mean_reprojection_error() == pytest.approx(entry["mean_reprojection_error"], rel=1e-3)
+    else:
+        assert entry["fallback_reason"] and sparse.num_points3D() == min(kept, 100_000)
     stdout = capsys.readouterr().out
-    assert "points kept" in stdout and f"{kept:,} of" in stdout
+    assert "points kept" in stdout and f"{kept:,} of" in stdout and "COLMAP points" in stdout
     assert "wrote colmap" in stdout and "1280 x 960 (7)" in stdout
+    transforms = json.loads((out / "transforms.json").read_text())
+    assert [(out / f["file_path"]).resolve() for f in transforms["frames"]] == sorted(ROOM.resolve().iterdir())
+    assert transforms["ply_file_path"] == "points.ply"
 
 
-def test_reconstruct_options(model_dir: Path, tmp_path: Path) -> None:
+def test_reconstruct_export_options(model_dir: Path, tmp_path: Path) -> None:
+    pycolmap = pytest.importorskip("pycolmap")
+    import trimesh
+
+    photos = write_photos(tmp_path / "photos", (96, 72), count=3)
+    out = tmp_path / "out"
+    argv = ["reconstruct", photos, "-o", out, "--model", model_dir, "--device", "cpu"]
+    assert run(*argv, "--formats", "colmap,transforms,glb", "--colmap-points", "dense", "--transforms-depth",
+               "--glb-axes", "opencv") == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "depths", "points.ply", "scene.glb", "sparse", "transforms.json", "vggt-export.json"
+    ]
+    sparse = pycolmap.Reconstruction(str(out / "sparse"))
+    assert sparse.compute_mean_track_length() == 1.0
+    frames = json.loads((out / "transforms.json").read_text())["frames"]
+    assert [np.load(out / f["depth_file_path"]).shape for f in frames] == [(72, 96)] * 3
+    scene = trimesh.load(out / "scene.glb")
+    assert (np.diag(scene.graph["camera_0000"][0][:3, :3]) > 0.9).all()  # frame 0 ~ the world: OpenCV axes kept
+    assert run(*argv, "--formats", "colmap", "--colmap-max-error", "0", "--overwrite") == 2
+
+
+def test_no_report(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    photos = write_photos(tmp_path / "photos", (64, 48), count=2)
+    base = ["reconstruct", photos, "--model", model_dir, "--device", "cpu"]
+    assert run(*base, "-o", tmp_path / "a", "--formats", "npz,report", "--no-report") == 0
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["reconstruction.npz", "vggt-export.json"]
+    assert "Consistency checks" not in capsys.readouterr().err  # no report: the checks do not run
+    assert run(*base, "-o", tmp_path / "b", "--formats", "report", "--no-report") == 2
+    assert "--no-report leaves no format to write" in capsys.readouterr().err
+
+
+def test_reconstruct_options(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     photos = write_photos(tmp_path / "photos", (150, 200), count=5)
     out = tmp_path / "out"
     argv = ["reconstruct", photos, "-o", out, "--model", model_dir, "--device", "cpu", "--formats", "glb, npz"]
@@ -61,6 +107,8 @@ def test_reconstruct_options(model_dir: Path, tmp_path: Path) -> None:
 
     cloud = trimesh.load(out / "scene.glb").geometry["points"]
     assert len(cloud.vertices) == int(rec.content_mask().sum())  # threshold 0 keeps every content pixel
+    # the inference bar counted the forward pass block by block (tiny: 2 + 4 + 4 blocks, 3 heads), not 0/1 -> 1/1
+    assert re.search(r"Inference \(3 frames\)\s+\S+\s+13/13\b", capsys.readouterr().err)
 
 
 def test_missing_input_folder(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import yaml
 
 from vggt_py.cli import main
@@ -133,3 +134,106 @@ def test_the_command_line_does_not_import_the_trainer():
         "assert all(getattr(t, name) for name in t.__all__)"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_finetune_print_config_shows_the_model_it_trains(tmp_path, capsys):
+    """--init bundled trains the bundled 'small' model: the printed config says so (it said preset: tiny)."""
+    assert main(["finetune", str(tmp_path), "--init", "bundled", "--print-config"]) == 0
+    out = capsys.readouterr().out
+    first = out.splitlines()[0]
+    assert first.startswith("# model: the weights of 'bundled' (") and "preset 'small', 5,738,808 parameters" in first
+    config = yaml.safe_load(out)
+    assert config["model"]["preset"] is None and config["model"]["init"] == "bundled"
+    base = tmp_path / "base.yaml"  # a --config base naming a preset: --init replaces it
+    base.write_text("model:\n  preset: tiny\n")
+    assert main(["finetune", str(tmp_path), "--config", str(base), "--init", "bundled", "--print-config"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["model"]["preset"] is None
+    path = tmp_path / "run.yaml"
+    path.write_text("model:\n  preset: tiny\n")
+    assert main(["train", str(path), "--print-config"]) == 0
+    assert capsys.readouterr().out.startswith("# model: random initialisation of preset 'tiny', ")
+
+
+def test_a_preset_that_contradicts_the_weights_is_refused(tmp_path, capsys):
+    from vggt_py.training.config import ModelConfig
+    from vggt_py.training.trainer import build_model
+
+    model = build_model(ModelConfig(preset="small", init="bundled"))  # consistent: accepted
+    assert model.config.embed_dim == 128
+    with pytest.raises(ValueError, match=r"model.preset 'tiny' is not the architecture of model.init 'bundled' "
+                       r"\(they differ in .*embed_dim.*\); the weights decide the model, so set model.preset=small"):
+        build_model(ModelConfig(preset="tiny", init="bundled"))
+
+
+def test_a_training_checkpoint_loads_as_a_model(make_config, micro_config_file, tmp_path, capsys):
+    """checkpoints/last.pt given as a model builds its own architecture from the config stored inside
+    (it was read as VGGT-1B and failed with a list of 1,378 missing keys)."""
+    import shutil
+
+    import torch
+
+    from vggt_py import VGGT
+    from vggt_py.training.trainer import Trainer
+
+    with Trainer(make_config(model={"config": str(micro_config_file)})) as trainer:
+        trainer.fit(max_steps=1)
+        trained = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+        config = trainer.model.config
+    elsewhere = tmp_path / "copied" / "last.pt"  # no config.json anywhere near it
+    elsewhere.parent.mkdir()
+    shutil.copyfile(trainer.checkpoint_dir / "last.pt", elsewhere)
+    loaded = VGGT.from_pretrained(elsewhere)
+    assert loaded.config == config
+    assert all(torch.equal(loaded.state_dict()[k], v) for k, v in trained.items())
+    assert main(["info", "--model", str(elsewhere), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert f"from the training checkpoint {elsewhere}" in out
+    assert f"{sum(p.numel() for p in loaded.parameters()):,} (" in out
+
+    # a checkpoint written before model_config was stored: rebuilt from the run's model section
+    payload = torch.load(elsewhere, weights_only=True)
+    del payload["model_config"]
+    torch.save(payload, tmp_path / "old.pt")
+    assert VGGT.from_pretrained(tmp_path / "old.pt").config == config
+    payload["config"]["model"] = {"preset": None, "config": None, "init": str(tmp_path / "gone")}
+    torch.save(payload, tmp_path / "orphan.pt")
+    with pytest.raises(ValueError, match=r"written before checkpoints stored their model config, and the config.json "
+                       r"of its model.init '.*gone', which is not available locally; write the model's config.json"):
+        VGGT.from_pretrained(tmp_path / "orphan.pt")
+    payload["config"]["lora"]["enabled"] = True
+    torch.save(payload, tmp_path / "lora.pt")
+    with pytest.raises(ValueError, match=r"checkpoint of a LoRA run.*Load the run's final model \(.*/run/final"):
+        VGGT.from_pretrained(tmp_path / "lora.pt")
+
+
+def test_weights_without_a_config_say_what_was_assumed(micro_model, tmp_path):
+    import torch
+
+    from vggt_py import VGGT
+
+    torch.save(micro_model.state_dict(), tmp_path / "weights.pt")
+    with pytest.raises(ValueError, match=r"there is no config.json beside weights.pt, so the VGGT-1B architecture "
+                       r"was assumed; put the model's config.json next to the weights"):
+        VGGT.from_pretrained(tmp_path / "weights.pt")
+    micro_model.config.to_json(tmp_path / "config.json")
+    assert VGGT.from_pretrained(tmp_path / "weights.pt").config == micro_model.config
+
+
+def test_train_takes_a_shipped_recipe_from_another_folder(tmp_path, monkeypatch, capsys):
+    """The README's ``vggt-py train recipe:tiny_synthetic`` works outside the repository."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "recipe:tiny_synthetic", "train.max_epochs=1", "--print-config"]) == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert config["data"]["source"] == "synthetic" and config["train"]["max_epochs"] == 1
+    base = "recipe:finetune_vggt1b"
+    assert main(["finetune", str(tmp_path), "--config", base, "--init", "bundled", "--print-config"]) == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert config["data"]["max_side"] == 518 and config["model"]["init"] == "bundled"
+    assert main(["train", "configs/tiny_synthetic.yaml"]) == 2
+    assert "pass recipe:tiny_synthetic" in capsys.readouterr().err
+    from vggt_py.training.config import available_recipes
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    train_help = " ".join(capsys.readouterr().out.split())
+    assert all(f"recipe:{name}" in train_help for name in available_recipes())  # the help lists every recipe

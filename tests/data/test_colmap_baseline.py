@@ -48,11 +48,36 @@ def test_registers_and_recovers_rotations(scene, known_intrinsics: bool, tmp_pat
         assert np.abs(focal_ratio - 1.0).max() < 0.05
 
 
-def test_featureless_images_register_nothing() -> None:
+def test_featureless_images_register_nothing(capfd: pytest.CaptureFixture) -> None:
     images = np.full((3, 64, 64, 3), 128, dtype=np.uint8)
     result = run_colmap(images)
     assert result.num_registered == 0 and result.points.shape == (0, 3)
     assert np.isnan(result.extrinsics).all() and np.isnan(result.intrinsics).all()
+    out, err = capfd.readouterr()
+    # COLMAP's log is silenced below errors by default: only its one error line ("Failed to create any sparse model")
+    assert out == "" and [line[0] for line in err.splitlines()] == ["E"] and "sparse model" in err
+    run_colmap(images, verbose=True)
+    assert "Feature extraction" in capfd.readouterr().err
+
+
+def test_photo_folder_and_file_list(scene, tmp_path) -> None:
+    from PIL import Image
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    paths = []
+    for i, frame in enumerate(scene.images):
+        paths.append(folder / f"view_{i}.png")
+        Image.fromarray(frame).save(paths[-1])
+    (folder / "notes.txt").write_text("not a photo")  # ignored, as vggt-py reconstruct ignores it
+    from_folder = run_colmap(folder)
+    assert from_folder.num_registered >= 5
+    err = _max_relative_rotation_error_deg(scene.extrinsics.astype(np.float64), from_folder.extrinsics, from_folder.registered)
+    assert err < 3.0
+    # a list of files of different sizes: one camera each, in the given order
+    Image.new("RGB", (40, 30), (128, 128, 128)).save(tmp_path / "grey.png")
+    small = run_colmap([tmp_path / "grey.png", paths[0], paths[1]], max_num_features=512)
+    assert small.registered.shape == (3,) and not small.registered[0]
 
 
 def test_bad_input() -> None:
@@ -62,3 +87,5 @@ def test_bad_input() -> None:
         run_colmap(np.zeros((1, 8, 8, 3), np.uint8))
     with pytest.raises(ValueError, match="intrinsics"):
         run_colmap(np.zeros((2, 8, 8, 3), np.uint8), np.zeros((3, 3, 3)))
+    with pytest.raises(ValueError, match=r"no such photo file\(s\): .*missing\.png"):
+        run_colmap(["missing.png", "other_missing.png"])

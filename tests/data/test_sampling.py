@@ -69,20 +69,40 @@ class TestBatchSampler:
         with pytest.raises(ValueError, match="aspect"):
             batch_image_size(0.0, 518, 14)
 
-    def test_batches_share_shapes_and_visit_every_scene(self):
+    def test_batches_share_shapes(self):
         sampler = DynamicBatchSampler(10, frames=(2, 6), aspect_range=(0.33, 1.0), max_side=140, images_per_batch=12)
         batches = list(sampler)
         assert len(batches) == len(sampler) == sampler.num_batches(0)
-        seen = set()
         for batch in batches:
             frames, height, width = batch[0].num_frames, batch[0].height, batch[0].width
             assert all((r.num_frames, r.height, r.width) == (frames, height, width) for r in batch)
             assert len(batch) == max(1, 12 // frames)
             assert width == 140 and height % 14 == 0 and 0.33 * 140 - 14 <= height <= 140
-            seen.update(r.scene for r in batch)
-        assert seen == set(range(10))
-        assert sum(len(b) for b in batches[:-1]) < 10  # no batch more than needed
         assert len({r.seed for b in batches for r in b}) == sum(len(b) for b in batches)
+
+    def test_one_frame_count_visits_every_scene_once(self):
+        sampler = DynamicBatchSampler(10, frames=(3, 3), max_side=28, images_per_batch=12)  # 4 scenes a batch
+        batches = list(sampler)
+        assert len(batches) == 3 == sampler.pass_length()
+        scenes = [r.scene for b in batches for r in b]
+        assert set(scenes[:10]) == set(range(10)) and len(scenes) == 12  # the last batch is filled up
+
+    def test_default_epoch_length_is_the_same_every_epoch(self):
+        """Without batches_per_epoch, the epoch length no longer depends on the frame counts drawn (it
+        varied from epoch to epoch: 1, then 3 steps for 4 scenes)."""
+        sampler = DynamicBatchSampler(4, frames=(2, 24), max_side=28, images_per_batch=48, seed=0)
+        # scenes per batch 48 // S for S = 2..24 average 5.52: one step covers the 4 scenes on average
+        assert sampler.pass_length() == 1
+        sampler = DynamicBatchSampler(4, frames=(2, 4), max_side=28, images_per_batch=4, seed=0)
+        assert sampler.pass_length() == 3  # 2, 1, 1 scenes per batch: 4 / (4 / 3) = 3 batches
+        lengths = []
+        for epoch in range(12):
+            sampler.set_epoch(epoch)
+            lengths.append(len(list(sampler)))
+            assert len(sampler) == sampler.num_batches(epoch) == lengths[-1]
+        assert lengths == [3] * 12
+        two = DynamicBatchSampler(9, frames=(2, 4), max_side=28, images_per_batch=4, num_replicas=2, rank=1)
+        assert two.pass_length() == 4 and len(list(two)) == 4  # 9 / (2 * 4 / 3) = 3.4 -> 4
 
     def test_deterministic_per_epoch(self):
         make = lambda: DynamicBatchSampler(6, frames=(2, 3), max_side=28, images_per_batch=4, seed=3)

@@ -3,7 +3,13 @@ import math
 import pytest
 import torch
 
-from vggt_py.geometry import extri_intri_to_pose_encoding, mat_to_quat, pose_encoding_to_extri_intri, quat_to_mat
+from vggt_py.geometry import (
+    content_intrinsics,
+    extri_intri_to_pose_encoding,
+    mat_to_quat,
+    pose_encoding_to_extri_intri,
+    quat_to_mat,
+)
 
 S45 = math.sqrt(0.5)
 
@@ -89,3 +95,36 @@ def test_gradcheck_both_directions():
     extrinsics.requires_grad_()
     intrinsics.requires_grad_()
     assert torch.autograd.gradcheck(lambda e, k: extri_intri_to_pose_encoding(e, k, (60, 80)), (extrinsics, intrinsics))
+
+
+# ---------------------------------------------------------------------------------------------
+# content_intrinsics: the fovs read over a content box
+
+
+def test_content_intrinsics_over_the_whole_image_equal_the_reference_bit_for_bit():
+    encoding = _random_encoding((2, 3), seed=4, dtype=torch.float32)
+    _, expected = pose_encoding_to_extri_intri(encoding, (168, 224))
+    boxes = torch.tensor([0, 0, 224, 168]).expand(2, 3, 4)  # int64, as ImageBatch.valid_regions
+    assert torch.equal(content_intrinsics(encoding, boxes), expected)
+
+
+def test_content_intrinsics_read_the_fovs_over_the_box():
+    # a 640 x 480 photo padded to 640 x 640 (80 white rows above and below); fov_h = 2 atan(3/4), fov_w = 90°
+    encoding = torch.tensor([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 2 * math.atan(0.75), math.pi / 2], dtype=torch.float64)
+    k = content_intrinsics(encoding, torch.tensor([0, 80, 640, 560]))
+    # f_y = 240 / (3/4) = 320 = f_x: square pixels; the principal point is the box's centre (VGGT's W/2 rule)
+    torch.testing.assert_close(k, torch.tensor([[320.0, 0, 320.0], [0, 320.0, 320.0], [0, 0, 1]], dtype=torch.float64))
+    _, whole = pose_encoding_to_extri_intri(encoding, (640, 640))
+    assert whole[1, 1] / whole[0, 0] == pytest.approx(4 / 3)  # read over the padded square: f_y/f_x = 4/3
+    off_centre = content_intrinsics(encoding, torch.tensor([10.0, 0.0, 110.0, 50.0]))
+    assert off_centre[0, 2].item() == 60.0 and off_centre[1, 2].item() == 25.0
+
+
+def test_content_intrinsics_bad_boxes():
+    encoding = _random_encoding((2,), seed=5)
+    with pytest.raises(ValueError, match=r"x1 > x0 and y1 > y0, got \[5, 0, 5, 10\]"):
+        content_intrinsics(encoding, torch.tensor([[0, 0, 10, 10], [5, 0, 5, 10]]))
+    with pytest.raises(ValueError, match=r"shape \[\.\.\., 4\]"):
+        content_intrinsics(encoding, torch.zeros(2, 3))
+    with pytest.raises(TypeError, match="content_boxes"):
+        content_intrinsics(encoding, [0, 0, 10, 10])

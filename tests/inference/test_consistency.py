@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import warnings
 import math
 import sys
 
@@ -400,7 +401,19 @@ def test_report_serialises_and_prints(scene: Reconstruction):
     buffer = io.StringIO()
     report.print_table(Console(file=buffer, width=200))
     text = buffer.getvalue()
-    assert "frame_003.png" in text and "suspect" in text and "1 suspect frame(s)" in text
+    assert "frame_003.png" in text and "suspect" in text
+    assert text.splitlines()[0] == "1 of 5 frame(s) suspect (checks run: points, camera, epipolar, depth)"
+    assert "  depth     1 of 5 fail: multi-view depth agreement median" in text and "  suspect frames: 3" in text
+    summary = io.StringIO()
+    report.print_summary(Console(file=summary, width=200))
+    assert "frame_003.png" not in summary.getvalue() and len(summary.getvalue().splitlines()) == 6
+
+
+def test_status_names_the_checks_it_rests_on(scene: Reconstruction, report_ok: ConsistencyReport):
+    assert report_ok.status() == "all 5 frame(s) consistent (all 4 checks ran: points, camera, epipolar, depth)"
+    partial = check(scene, checks=["depth"])
+    assert partial.ok and "consistent" not in partial.status()
+    assert partial.status() == "no suspect frame of 5 on the 1 check(s) that ran (depth); not run: points, camera, epipolar"
 
 
 def test_reconstruction_check_method(scene: Reconstruction, report_ok: ConsistencyReport):
@@ -434,7 +447,9 @@ def test_missing_inputs_skip_checks(scene_no_tracks: Reconstruction):
         },
         names=no_head.names[:1],
     )
-    assert check(single).skipped["depth"] == "needs at least 2 frames"
+    report = check(single)
+    assert report.skipped["depth"] == "needs at least 2 frames"
+    assert report.ok and report.checks == [] and report.status() == "nothing checked: no check could run on 1 frame(s)"
 
 
 def test_camera_check_is_skipped_without_pycolmap(scene: Reconstruction, monkeypatch: pytest.MonkeyPatch):
@@ -468,3 +483,15 @@ def test_bad_input(scene: Reconstruction):
         check(dataclasses.replace(scene, extrinsics=scene.extrinsics[:4]))
     with pytest.raises(ValueError, match="points_from_head"):
         check(dataclasses.replace(scene, points_from_head=scene.points_from_head[..., :2]))
+
+
+def test_padding_raises_no_numpy_warning(scene_no_tracks: Reconstruction):
+    """Matches that walk into padding (no points there, as in mode="pad") are dropped without numpy's
+    'invalid value encountered in det'."""
+    scene = scene_no_tracks  # the epipolar check then matches through the point maps
+    regions = scene.valid_regions.copy()
+    regions[:, 1] = scene.depth.shape[1] // 4  # the top quarter of every frame is padding
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        report = check(dataclasses.replace(scene, valid_regions=regions), checks=["epipolar"])
+    assert report.checks == ["epipolar"]

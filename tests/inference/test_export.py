@@ -28,6 +28,8 @@ from vggt_py.inference.export import (
 )
 from vggt_py.inference.reconstruction import Reconstruction
 
+from inference.export_scenes import ground_truth_reconstruction  # tests/ is on sys.path
+
 pycolmap = pytest.importorskip("pycolmap")
 
 TARGET = 140  # model img_size: small and fast, still several patches wide
@@ -235,7 +237,7 @@ def test_colmap_bad_inputs(recs: dict, tmp_path: Path) -> None:
 
 def test_glb_round_trip_points_and_camera_frustums(recs: dict, tmp_path: Path) -> None:
     rec = recs["portrait", "pad"]
-    path = export_glb(rec, tmp_path / "scene.glb", conf_percentile=50, camera_scale=0.25)
+    path = export_glb(rec, tmp_path / "scene.glb", conf_percentile=50, camera_scale=0.25, axes="opencv")
     scene = trimesh.load(path)
     selection = select_points(rec, conf_percentile=50)
     cloud = scene.geometry["points"]
@@ -257,6 +259,45 @@ def test_glb_round_trip_points_and_camera_frustums(recs: dict, tmp_path: Path) -
         base = local[np.isclose(local[:, 2], 0.25)]
         u = base[:, 0] / 0.25 * k[0, 0] + k[0, 2]
         assert u.min() == pytest.approx(-0.5, abs=1e-3) and u.max() == pytest.approx(139.5, abs=1e-3)
+
+
+def _frustum_directions(scene: trimesh.Scene, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(image-up, viewing) unit directions of a frustum node in the GLB world, from its geometry.
+
+    Up: from the centre of the base's top edge to the tip of the up marker; viewing: from the apex to
+    the centre of the base. Both are measured on the frustum's vertices, then rotated by the node transform.
+    """
+    transform, geometry_name = scene.graph[name]
+    local = scene.geometry[geometry_name].vertices
+    base = local[np.isclose(local[:, 2], local[:, 2].max()) & (np.linalg.norm(local, axis=1) > 0)]
+    corners = base[np.isin(np.round(base[:, 0], 9), np.round([base[:, 0].min(), base[:, 0].max()], 9))]
+    top = corners[np.isclose(corners[:, 1], corners[:, 1].min())]  # the two top corners (camera y down)
+    tip = local[np.argmin(local[:, 1])]  # the marker sits above the top edge
+    up, view = transform[:3, :3] @ (tip - top.mean(axis=0)), transform[:3, :3] @ corners.mean(axis=0)
+    return up / np.linalg.norm(up), view / np.linalg.norm(view)
+
+
+@pytest.mark.parametrize("axes", ["gltf", "opencv"])
+def test_glb_up_axis_is_plus_y_by_default(tmp_path: Path, axes: str) -> None:
+    """The frusta of a synthetic room (z up) seen by upright cameras: +Y up in glTF axes, -Y in OpenCV axes."""
+    gt = ground_truth_reconstruction(frames=4)
+    kwargs = {} if axes == "gltf" else {"axes": "opencv"}
+    scene = trimesh.load(export_glb(gt.rec, tmp_path / "scene.glb", camera_scale=0.2, **kwargs))
+    sign = 1.0 if axes == "gltf" else -1.0
+    up0, view0 = _frustum_directions(scene, "camera_0000")  # frame 0 is the world frame
+    np.testing.assert_allclose(up0, [0.0, sign, 0.0], atol=1e-6)
+    # glTF: looks down -Z (the principal point is off-centre, so the frustum's axis is tilted by < 2 degrees)
+    np.testing.assert_allclose(view0, [0.0, 0.0, -sign], atol=0.03)
+    for i in range(len(gt.rec)):
+        up, _ = _frustum_directions(scene, f"camera_{i:04d}")
+        assert sign * up[1] > 0.8, (i, up)  # upright cameras (pitch < ~35 degrees)
+    flip = np.array([1.0, -1.0, -1.0]) if axes == "gltf" else np.ones(3)  # 180 degrees about x, or nothing
+    room_up = flip * gt.room_up  # the room's up direction in the GLB world
+    assert sign * room_up[1] > 0.8 and np.argmax(np.abs(room_up)) == 1
+    points = scene.geometry["points"].vertices
+    np.testing.assert_allclose(points, select_points(gt.rec).xyz * flip, atol=1e-5)
+    with pytest.raises(ValueError, match="axes must be one of"):
+        export_glb(gt.rec, tmp_path / "bad.glb", axes="y-up")  # type: ignore[arg-type]
 
 
 def test_glb_default_camera_size_follows_scene_extent(recs: dict, tmp_path: Path) -> None:

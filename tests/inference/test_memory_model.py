@@ -54,3 +54,11 @@ def test_ranks_hold_their_share_plus_the_gathered_keys_and_values() -> None:
 
 def test_reference_resolution() -> None:
     assert (INFO_HEIGHT, INFO_WIDTH) == (392, 518)
+
+
+def test_typical_frame_size_is_a_4_3_photo_at_the_models_own_size() -> None:
+    from vggt_py.inference.memory import typical_frame_size
+
+    assert typical_frame_size(VGGTConfig()) == (INFO_HEIGHT, INFO_WIDTH) == (392, 518)
+    assert typical_frame_size(VGGTConfig().replace(img_size=224)) == (168, 224)
+    assert typical_frame_size(VGGTConfig().replace(img_size=140)) == (112, 140)  # 105 / 14 = 7.5 -> 8 patches

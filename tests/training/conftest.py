@@ -73,7 +73,6 @@ def micro_config_file(tmp_path: Path) -> Path:
 
 
 BASE: dict[str, Any] = {
-    "model": {"preset": "tiny"},
     "data": {
         "synthetic": {
             "num_scenes": 3,

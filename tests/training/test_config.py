@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from vggt_py.training.config import TrainConfig, apply_overrides, deep_merge
+from vggt_py.training.config import (
+    TrainConfig,
+    apply_overrides,
+    available_recipes,
+    deep_merge,
+    resolve_config_file,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -98,10 +104,38 @@ def test_merge_helpers():
     assert base == {"a": {"b": 1, "c": 2}, "d": 3}
 
 
-@pytest.mark.parametrize("name", ["tiny_synthetic.yaml", "finetune_vggt1b.yaml"])
-def test_example_configs_load(name):
-    config = TrainConfig.from_yaml(REPO / "configs" / name)
-    assert config.train.output_dir.startswith("runs/")
+def test_the_shipped_recipes_load_by_name_from_any_folder(tmp_path, monkeypatch):
+    """``recipe:NAME`` finds the recipes inside the package (they lived in the repository's configs/, which
+    only a checkout's root could reach)."""
+    monkeypatch.chdir(tmp_path)
+    names = available_recipes()
+    assert names == ["bundled_small_stage1", "bundled_small_stage2", "finetune_vggt1b", "tiny_synthetic"]
+    for name in names:
+        path = resolve_config_file(f"recipe:{name}")
+        assert path.is_file() and path.parent == REPO / "vggt_py" / "assets" / "recipes"
+        config = TrainConfig.from_yaml(f"recipe:{name}")
+        assert config.train.output_dir.startswith("runs/")
+    assert resolve_config_file("tiny_synthetic") == resolve_config_file("recipe:tiny_synthetic.yaml")
+    assert TrainConfig.from_yaml("recipe:bundled_small_stage2").model.preset == "small"
+    with pytest.raises(FileNotFoundError, match=r"no training recipe named 'tiny'; shipped recipes: recipe:bundled"):
+        resolve_config_file("recipe:tiny")
+    with pytest.raises(FileNotFoundError, match=r"recipe named '../x'"):
+        resolve_config_file("recipe:../x")
+    with pytest.raises(FileNotFoundError, match=r"config file not found: configs/tiny_synthetic.yaml; to use the "
+                       r"shipped recipe of that name, pass recipe:tiny_synthetic"):
+        resolve_config_file("configs/tiny_synthetic.yaml")
+    (tmp_path / "tiny_synthetic").write_text("optim:\n  lr: 0.5\n")  # a file of that name wins over the recipe
+    assert resolve_config_file("tiny_synthetic") == Path("tiny_synthetic")
+
+
+def test_the_model_section_names_one_architecture():
+    """A preset applies only when nothing else names the model; with init it is left unset (was: 'tiny')."""
+    assert TrainConfig().model.preset == "tiny"
+    assert TrainConfig.from_dict({"model": {"init": "bundled"}}).model.preset is None
+    assert TrainConfig.from_dict({"model": {"config": "m.json"}}).model.preset is None
+    assert TrainConfig.from_dict({"model": {"preset": "small", "init": "bundled"}}).model.preset == "small"
+    with pytest.raises(ValueError, match=r"model.preset: unknown preset 'huge'; available: \['small', 'tiny'"):
+        TrainConfig.from_dict({"model": {"preset": "huge"}})
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "configs" / "research").glob("*.yaml")), ids=lambda p: p.name)

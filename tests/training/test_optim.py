@@ -13,9 +13,11 @@ from vggt_py.training.optim import (
     apply_lora,
     build_optimizer,
     clip_gradients,
+    describe_schedule,
     freeze,
     merge_lora,
     warmup_cosine,
+    warmup_steps,
 )
 
 
@@ -47,25 +49,56 @@ def test_freeze_rejects_unmatched_patterns():
 
 def test_warmup_cosine_values():
     factor = warmup_cosine(total_steps=100, warmup_fraction=0.1, peak=1e-3, floor=1e-5)
-    lr = [factor(k) * 1e-3 for k in (0, 5, 10, 55, 100, 150)]
-    assert lr[0] == pytest.approx(1e-5)
-    assert lr[1] == pytest.approx(1e-5 + (1e-3 - 1e-5) * 0.5)
-    assert lr[2] == pytest.approx(1e-3)
-    assert lr[3] == pytest.approx(1e-5 + 0.5 * (1e-3 - 1e-5) * (1 + math.cos(math.pi * 0.5)))
-    assert lr[4] == pytest.approx(1e-5) and lr[5] == pytest.approx(1e-5)
+    lr = [factor(k) * 1e-3 for k in (0, 4, 9, 10, 55, 100, 150)]
+    assert warmup_steps(100, 0.1) == 10
+    assert lr[0] == pytest.approx(1e-5 + (1e-3 - 1e-5) / 11)  # the first step already learns
+    assert lr[1] == pytest.approx(1e-5 + (1e-3 - 1e-5) * 5 / 11)
+    assert lr[2] == pytest.approx(1e-5 + (1e-3 - 1e-5) * 10 / 11)
+    assert lr[3] == pytest.approx(1e-3)
+    assert lr[4] == pytest.approx(1e-5 + 0.5 * (1e-3 - 1e-5) * (1 + math.cos(math.pi * 0.5)))
+    assert lr[5] == pytest.approx(1e-5) and lr[6] == pytest.approx(1e-5)
     with pytest.raises(ValueError):
         warmup_cosine(0, 0.1, 1e-3, 0.0)
 
 
-def test_optimizer_and_schedule_start_at_the_floor():
+@pytest.mark.parametrize("total", [1, 2, 3, 8, 19])
+def test_short_runs_are_not_swallowed_by_the_warm_up(total):
+    """5 % of a short run is less than one step: no warm-up, the first step at the peak (was: at min_lr)."""
+    factor = warmup_cosine(total, 0.05, peak=5e-5, floor=1e-8)
+    assert warmup_steps(total, 0.05) == 0
+    assert factor(0) == pytest.approx(1.0)
+    lrs = [factor(k) for k in range(total)]
+    assert all(a >= b for a, b in zip(lrs, lrs[1:]))  # then only decays
+    assert min(lrs) > 0.1 or total > 3  # a 1-3 step run trains at a useful rate throughout
+
+
+def test_warm_up_stays_a_fraction_of_the_run():
+    for total in (20, 21, 100, 1000):
+        warmup = warmup_steps(total, 0.05)
+        assert warmup == int(0.05 * total) < total
+        factor = warmup_cosine(total, 0.05, peak=1.0, floor=0.0)
+        assert factor(warmup) == pytest.approx(1.0) and 0 < factor(0) < 1
+    assert warmup_steps(3, 0.9) == 2  # even a large fraction leaves the last step after the warm-up
+
+
+def test_describe_schedule_says_what_happens():
+    short = describe_schedule(1, OptimConfig(lr=5e-5, min_lr=1e-8, warmup_fraction=0.05))
+    assert "1 optimizer step(s)" in short and "no warm-up (0.05 x 1 steps is less than one step)" in short
+    assert "peak lr 5e-05" in short
+    long = describe_schedule(100, OptimConfig(lr=1e-3, min_lr=1e-6, warmup_fraction=0.1))
+    assert "linear warm-up over 10 step(s)" in long and "to the peak lr 0.001" in long
+    assert "no warm-up," in describe_schedule(10, OptimConfig(warmup_fraction=0.0))
+
+
+def test_optimizer_and_schedule_start_above_the_floor():
     net = _net()
     optimizer = build_optimizer(net.parameters(), OptimConfig(lr=1e-3, min_lr=1e-6))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(10, 0.5, 1e-3, 1e-6))
-    assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-6)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-6 + (1e-3 - 1e-6) / 6)
     assert optimizer.param_groups[0]["weight_decay"] == 0.05
     optimizer.step()
     scheduler.step()
-    assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-6 + (1e-3 - 1e-6) * 0.2)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-6 + (1e-3 - 1e-6) * 2 / 6)
     with pytest.raises(ValueError, match="everything is frozen"):
         build_optimizer([], OptimConfig())
 

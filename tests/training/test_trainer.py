@@ -98,11 +98,14 @@ def test_fresh_run_refuses_an_existing_checkpoint(make_config, micro_config):
 
 def _assert_same_training(a: list[dict[str, float]], b: list[dict[str, float]]) -> None:
     """The first step (same weights) agrees to float noise, loss and gradient norm (AdamW alone would hide a
-    wrongly scaled gradient); later steps to what AdamW makes of that noise."""
+    wrongly scaled gradient); later steps to what AdamW makes of that noise: its first update is about
+    lr * sign(gradient), so float noise flips the update of near-zero gradients (measured: 8e-4 relative
+    by step 4 at lr 1e-3)."""
     assert len(a) == len(b)
     assert a[0]["loss"] == pytest.approx(b[0]["loss"], rel=1e-6)
     assert a[0]["grad_norm"] == pytest.approx(b[0]["grad_norm"], rel=1e-5)
-    assert _losses(a) == pytest.approx(_losses(b), rel=1e-4)
+    assert a[1]["loss"] == pytest.approx(b[1]["loss"], rel=1e-4)
+    assert _losses(a) == pytest.approx(_losses(b), rel=3e-3)
 
 
 def test_accumulation_matches_the_full_batch(make_config, micro_config):
@@ -247,6 +250,20 @@ def test_two_processes_match_one_process(make_config, micro_config_file, tmp_pat
         single = trainer.fit()
     assert len(single) == 4
     _assert_same_training(ddp, single)
+
+
+def test_the_smallest_run_trains_at_the_peak_rate_and_says_so(make_config, micro_model, caplog):
+    """One step with the default 5 % warm-up: the step runs at optim.lr (it ran at min_lr 1e-8 before)."""
+    config = make_config(
+        data={"batches_per_epoch": 1}, optim={"lr": 5e-5, "min_lr": 1e-8, "warmup_fraction": 0.05}
+    )
+    before = {n: p.detach().clone() for n, p in micro_model.named_parameters()}
+    with caplog.at_level("INFO", logger="vggt_py.training"), Trainer(config, model=micro_model) as trainer:
+        history = trainer.fit()
+    assert len(history) == 1 and history[0]["lr"] == pytest.approx(5e-5)
+    moved = max((p.detach() - before[n]).abs().max().item() for n, p in micro_model.named_parameters())
+    assert moved > 1e-5  # AdamW moves each weight by about lr; at 1e-8 it would not
+    assert "1 epoch(s) of 1 step(s); learning-rate schedule: 1 optimizer step(s); no warm-up" in caplog.text
 
 
 def test_camera_ramp_curriculum(make_config, micro_model):

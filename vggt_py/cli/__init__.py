@@ -1,7 +1,7 @@
 """The ``vggt-py`` command line: one module per command, parsing and printing only.
 
 Each command module (``vggt_py.cli.reconstruct``, ``track``, ``info``, ``check``, ``demo``, ``synth``,
-``eval``, ``train``) exposes ``register(subparsers)``, which adds its parser and sets ``func`` (a
+``eval``, ``train``, ``view``) exposes ``register(subparsers)``, which adds its parser and sets ``func`` (a
 callable taking the parsed ``argparse.Namespace`` and returning an exit code). The modules are
 imported when the parser is built, and each imports the heavy parts of the library (torch models,
 the trainer, trimesh) only when its command runs, so ``vggt-py --help`` stays fast.
@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vggt_py.cli.info",
     "vggt_py.cli.train",
     "vggt_py.cli.check",
+    "vggt_py.cli.view",
     "vggt_py.cli.demo",
 )
 

@@ -8,7 +8,7 @@ import os
 import zipfile
 from pathlib import Path
 
-from vggt_py.cli.common import CLIError
+from vggt_py.cli.common import CLIError, escape, make_console
 from vggt_py.inference.consistency import CHECKS, ConsistencyThresholds, check
 from vggt_py.utils.io import atomic_write_text
 
@@ -29,9 +29,11 @@ _THRESHOLD_FLAGS: tuple[tuple[str, str, str], ...] = (
 
 _EPILOG = f"""\
 OUT is a reconstruction output folder holding {_NPZ_NAME} (vggt-py reconstruct --formats ...,npz)
-or such an .npz file. The table is printed and the report is written to {REPORT_NAME} next to it.
-Exit codes: 0 (report written; with --strict: and every frame consistent), 1 (--strict and suspect
-frames), 2 (error).
+or such an .npz file. A summary is printed (the verdict, which checks ran, one line per check, the
+suspect frames); --verbose adds the per-frame table and every reason. The full report is written to
+{REPORT_NAME} next to the npz.
+Exit codes: 0 (no suspect frame; or --fail-on none), 1 (suspect frames or an issue with the whole
+reconstruction), 2 (error).
 """
 
 
@@ -68,7 +70,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--neighbours", type=int, default=4, metavar="N", help="neighbour frames per frame (default 4)")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="sampling seed (default 0)")
-    parser.add_argument("--strict", action="store_true", help="exit with 1 when a frame is suspect")
+    parser.add_argument("-v", "--verbose", action="store_true", help="also print the per-frame table and reasons")
+    parser.add_argument(
+        "--fail-on",
+        choices=("suspect", "none"),
+        default="suspect",
+        help="exit with 1 when a frame is suspect (default), or never (none: 0 whenever the report was made)",
+    )
+    parser.add_argument("--strict", action="store_true", help=argparse.SUPPRESS)  # the default since --fail-on
     parser.set_defaults(func=run_check)
 
 
@@ -126,7 +135,11 @@ def run_check(args: argparse.Namespace) -> int:
         )
     except ValueError as err:
         raise CLIError(f"{path}: {err}") from err
-    report.print_table()
+    console = make_console()
+    if args.verbose:
+        report.print_table(console)
+    else:
+        report.print_summary(console)
     if not args.no_json:
         out = args.json if args.json is not None else path.parent / REPORT_NAME
         try:
@@ -134,5 +147,8 @@ def run_check(args: argparse.Namespace) -> int:
         except OSError as err:  # a folder, a path under a file, read-only, full disk
             reason = os.strerror(err.errno).lower() if err.errno else str(err)
             raise CLIError(f"cannot write the report {out}: {reason} ({err.filename or out}); expected a writable file path") from err
-        print(f"wrote {out}")
-    return 1 if args.strict and not report.ok else 0
+        console.print(f"wrote {escape(str(out))}" + ("" if args.verbose else " (per frame: --verbose)"))
+    elif not args.verbose:
+        console.print("per-frame table and reasons: --verbose")
+    fail = args.fail_on == "suspect" or args.strict
+    return 1 if fail and not report.ok else 0

@@ -21,7 +21,7 @@ from vggt_py.inference.memory import available_memory, frames_that_fit, is_out_o
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from rich.console import Console
-    from rich.progress import Progress
+    from rich.progress import Progress, TaskID
 
     from vggt_py.inference.images import ImageBatch
     from vggt_py.inference.reconstruction import Reconstruction
@@ -83,11 +83,14 @@ def make_progress(console: Console) -> Progress:
 def stage(
     progress: Progress, description: str, total: int = 1, times: dict[str, float] | None = None, key: str = ""
 ) -> Iterator[int]:
-    """A progress task that shows as complete when the block ends (its duration goes to ``times[key]``)."""
+    """A progress task that shows as complete when the block ends (its duration goes to ``times[key]``).
+
+    The block may change the task's total (the forward pass counts its blocks); complete means that total.
+    """
     start = time.perf_counter()
     task = progress.add_task(description, total=total)
     yield task
-    progress.update(task, completed=total)
+    progress.update(task, completed=next(t.total for t in progress.tasks if t.id == task))
     if times is not None:
         times[key] = time.perf_counter() - start
 
@@ -226,25 +229,43 @@ def infer(
     query_points: np.ndarray | None = None,
     point_source: str = "depth",
     distributed: bool = False,
+    bar: tuple[Progress, TaskID] | None = None,
+    **options: object,
 ) -> Reconstruction | None:
     """:func:`~vggt_py.inference.api.reconstruct` with ``--dtype``/``--chunk``; running out of memory says what to try.
 
     ``distributed``: the frames split across the process group (``torchrun``); ``None`` on ranks other than 0.
+    ``bar``: a progress task that follows the forward pass block by block (:mod:`vggt_py.inference.progress`),
+    its description naming the step that just finished.
+    ``options``: more keyword arguments of ``reconstruct`` (``window``, ``intrinsics``...).
     """
     from vggt_py.inference.api import autocast_dtype, reconstruct
+    from vggt_py.inference.progress import forward_progress
 
+    watch: contextlib.AbstractContextManager = contextlib.nullcontext()
+    if bar is not None:
+        progress, task = bar
+        label = next(t.description for t in progress.tasks if t.id == task)
+
+        def on_step(done: int, total: int, step: str) -> None:
+            text = label if done in (0, total) else f"{label}: {step}"
+            progress.update(task, completed=done, total=total, description=text)
+
+        watch = forward_progress(model, on_step, tracking=query_points is not None)
     try:
-        return reconstruct(
-            batch,
-            model,
-            mode=batch.mode,
-            query_points=query_points,
-            point_source=point_source,  # type: ignore[arg-type]
-            device=device,
-            dtype=args.dtype,
-            frames_chunk_size=args.chunk,
-            distributed=distributed,
-        )
+        with watch:
+            return reconstruct(
+                batch,
+                model,
+                mode=batch.mode,
+                query_points=query_points,
+                point_source=point_source,  # type: ignore[arg-type]
+                device=device,
+                dtype=args.dtype,
+                frames_chunk_size=args.chunk,
+                distributed=distributed,
+                **options,  # type: ignore[arg-type]
+            )
     except (torch.OutOfMemoryError, RuntimeError) as err:
         if not is_out_of_memory(err):
             raise

@@ -11,7 +11,7 @@ import torch
 
 from vggt_py.cli.common import CLIError, add_model_arguments, escape, human_bytes, make_console, resolve_device
 from vggt_py.config import VGGTConfig
-from vggt_py.inference.memory import INFO_HEIGHT, INFO_WIDTH, available_memory, estimate_memory, frames_that_fit
+from vggt_py.inference.memory import available_memory, estimate_memory, frames_that_fit, typical_frame_size
 
 __all__ = ["register", "run_info"]
 
@@ -25,7 +25,7 @@ class _ModelInfo(NamedTuple):
 def _describe_model(spec: str, offline: bool) -> _ModelInfo:
     """The model's config and where its weights are, without loading (or downloading) the weights."""
     from vggt_py.bundled import bundled_model_dir, parse_bundled_spec
-    from vggt_py.hub import WeightsNotAvailableError, resolve_pretrained
+    from vggt_py.hub import WeightsNotAvailableError, resolve_pretrained, weights_file_config
     from vggt_py.inference.api import hub_reachable
 
     def read_config(path: Path | None, note: str) -> tuple[VGGTConfig, str]:
@@ -44,9 +44,13 @@ def _describe_model(spec: str, offline: bool) -> _ModelInfo:
     if local.exists():
         try:
             config_path, weights = resolve_pretrained(local)
-        except FileNotFoundError as err:
+            embedded = weights_file_config(weights)
+        except (FileNotFoundError, ValueError) as err:
             raise CLIError(f"--model {spec}: {err}") from err
-        config, note = read_config(config_path, str(config_path))
+        if embedded is not None:
+            config, note = embedded, f"from the training checkpoint {weights}"
+        else:
+            config, note = read_config(config_path, str(config_path))
         return _ModelInfo(config, note, f"{weights} ({human_bytes(weights.stat().st_size)})")
     try:
         config_path, weights = resolve_pretrained(spec, local_files_only=True)
@@ -140,10 +144,13 @@ def run_info(args: argparse.Namespace) -> int:
     compute = autocast_dtype(device, "auto")
     free = available_memory(device)
     chunk = config.depth_head.frames_chunk_size
+    height, width = typical_frame_size(config)  # the model's own input size, not VGGT-1B's
     estimate = estimate_memory(
-        config, max(chunk or 1, 1), compute_dtype=compute, frames_chunk_size=chunk, num_params=params
+        config, max(chunk or 1, 1), height, width, compute_dtype=compute, frames_chunk_size=chunk, num_params=params
     )
-    fit = frames_that_fit(config, free, compute_dtype=compute, frames_chunk_size=chunk, num_params=params)
+    fit = frames_that_fit(
+        config, free, height, width, compute_dtype=compute, frames_chunk_size=chunk, num_params=params
+    )
     runtime = Table(title="runtime", show_header=False)
     runtime.add_column(style="bold")
     runtime.add_column()
@@ -154,7 +161,7 @@ def run_info(args: argparse.Namespace) -> int:
     runtime.add_row("available memory", f"{human_bytes(free)} ({source})")
     per_frame = max(estimate.aggregator_per_frame, estimate.heads_per_frame)
     runtime.add_row(
-        f"frames at {INFO_WIDTH}x{INFO_HEIGHT}",
+        f"frames at {width}x{height}",
         f"about {fit} (weights {human_bytes(estimate.weights)}, ~{human_bytes(per_frame)} per frame, "
         f"dense heads ~{human_bytes(estimate.dense_per_frame)} per frame of a chunk of {chunk or 'all'}; "
         "memory model in vggt_py.inference.memory)",
@@ -172,7 +179,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="model, device, versions and how many frames fit in memory",
         description=(
             "Show the model's configuration, parameter count and heads (without loading its weights), the device, "
-            f"the torch version and an estimate of how many {INFO_WIDTH}x{INFO_HEIGHT} frames fit in memory."
+            "the torch version and an estimate of how many frames fit in memory, at the model's own input size "
+            "(a 4:3 photo in crop mode: 518x392 for VGGT-1B, 224x168 for the bundled model)."
         ),
     )
     add_model_arguments(parser)

@@ -71,8 +71,8 @@ def run_track(args: argparse.Namespace) -> int:
         with stage(progress, "Loading images"):
             batch = load_batch(source, model, args.mode, args.max_frames, console)
         _check_queries_in_view(batch, queries)
-        with stage(progress, f"Tracking ({plural(len(batch), 'frame')})"):
-            rec = infer(batch, model, device, args, query_points=queries)
+        with stage(progress, f"Tracking ({plural(len(batch), 'frame')})") as task:
+            rec = infer(batch, model, device, args, query_points=queries, bar=(progress, task))
         with stage(progress, "Writing"):
             assert rec.tracks is not None and rec.track_visibility is not None and rec.track_confidence is not None
             arrays = {

@@ -2,7 +2,7 @@
 
 Both run :class:`~vggt_py.training.trainer.Trainer`; under ``torchrun`` they train data-parallel::
 
-    torchrun --nproc-per-node=8 -m vggt_py.cli train configs/finetune.yaml train.output_dir=runs/a
+    torchrun --nproc-per-node=8 -m vggt_py.cli train recipe:finetune_vggt1b train.output_dir=runs/a
 """
 
 from __future__ import annotations
@@ -32,11 +32,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser(
         "train",
         help="train or fine-tune VGGT as described by a YAML config",
-        description="Train VGGT from a YAML training config (see configs/); resumes from output_dir by default.",
+        description=(
+            "Train VGGT from a YAML training config; resumes from output_dir by default. Recipes shipped with "
+            "vggt-py work from any folder: recipe:tiny_synthetic (CPU-sized, from scratch), recipe:finetune_vggt1b, "
+            "recipe:bundled_small_stage1 and recipe:bundled_small_stage2 (the bundled model)."
+        ),
         epilog=_TRAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument("config", type=Path, metavar="CONFIG.yaml", help="training config")
+    train.add_argument(
+        "config", metavar="CONFIG", help="training config: a YAML file, or recipe:NAME for a recipe shipped with vggt-py"
+    )
     train.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides")
     train.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     train.set_defaults(func=run_train)
@@ -63,7 +69,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     finetune.add_argument("--epochs", type=int, help="epochs (default: the config's, 20)")
     finetune.add_argument("--lr", type=float, help="peak learning rate (default 5e-5)")
     finetune.add_argument("--lora", action="store_true", help="train LoRA adapters in the aggregator (needs peft)")
-    finetune.add_argument("--config", type=Path, metavar="YAML", help="base training config to start from")
+    finetune.add_argument(
+        "--config", metavar="YAML", help="base training config to start from (a file, or recipe:NAME)"
+    )
     finetune.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)"
     )
@@ -82,6 +90,9 @@ def _setup_logging() -> None:
 
 def _run(config: TrainConfig, print_only: bool) -> int:
     if print_only:
+        from vggt_py.training.trainer import describe_model
+
+        print(f"# {describe_model(config.model)}")
         print(config.to_yaml(), end="")
         return 0
     from vggt_py.training.trainer import Trainer
@@ -99,12 +110,14 @@ def _run(config: TrainConfig, print_only: bool) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from vggt_py.training.config import TrainConfig
+    from vggt_py.training.config import TrainConfig, resolve_config_file
 
-    if not args.config.is_file():
-        raise CLIError(f"config file not found: {args.config}")
     try:
-        config = TrainConfig.from_yaml(args.config, args.overrides)
+        path = resolve_config_file(args.config)
+    except FileNotFoundError as err:
+        raise CLIError(str(err)) from err
+    try:
+        config = TrainConfig.from_yaml(path, args.overrides)
     except (ValueError, ImportError) as err:
         raise CLIError(str(err)) from err
     return _run(config, args.print_config)
@@ -123,8 +136,8 @@ def finetune_config(args: argparse.Namespace) -> TrainConfig:
     if args.config is not None:
         defaults = deep_merge(defaults, _read_yaml(args.config))
     options: dict[str, dict[str, Any]] = {"model": {}, "data": {"train_path": str(args.data)}, "train": {}}
-    if args.init is not None:
-        options["model"]["init"] = args.init
+    if args.init is not None:  # the weights decide the architecture: no preset of a --config base applies
+        options["model"].update(init=args.init, preset=None)
     if args.output is not None:
         options["train"]["output_dir"] = str(args.output)
     if args.val is not None:
@@ -150,11 +163,15 @@ def run_finetune(args: argparse.Namespace) -> int:
     return _run(config, args.print_config)
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _read_yaml(spec: str) -> dict[str, Any]:
     import yaml
 
-    if not path.is_file():
-        raise CLIError(f"config file not found: {path}")
+    from vggt_py.training.config import resolve_config_file
+
+    try:
+        path = resolve_config_file(spec)
+    except FileNotFoundError as err:
+        raise CLIError(str(err)) from err
     try:
         with open(path, encoding="utf-8") as fh:
             data = yaml.safe_load(fh) or {}

@@ -8,11 +8,19 @@ centres at +0.5, so principal points are shifted by 0.5 on the way in and out.
 
 Poses are only defined up to a similarity transform (COLMAP's gauge), so compare them
 through gauge-invariant quantities (relative rotations, aligned trajectories).
+
+Input: an array of frames, a folder of photos or a list of photo files (each photo is read as
+:func:`vggt_py.inference.images.read_image` reads it: EXIF orientation applied, 8-bit RGB; photos
+may differ in size, each frame gets its own camera). COLMAP's log (a few hundred lines for a few
+dozen photos) is silenced below errors unless ``verbose=True``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,13 +65,49 @@ def _import_pycolmap():
     return pycolmap
 
 
-def _check_inputs(images: np.ndarray, intrinsics: np.ndarray | None) -> None:
-    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
-        raise ValueError(f"images must be uint8 [S,H,W,3], got {images.dtype} {images.shape}")
-    if images.shape[0] < 2:
-        raise ValueError(f"structure from motion needs at least 2 frames, got {images.shape[0]}")
-    if intrinsics is not None and intrinsics.shape != (images.shape[0], 3, 3):
-        raise ValueError(f"intrinsics must be [S,3,3] = [{images.shape[0]},3,3], got {intrinsics.shape}")
+ImageInput = np.ndarray | str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+
+
+def _frames(images: ImageInput) -> list[np.ndarray]:
+    """[H,W,3] uint8 RGB frames from an array, a folder of photos or a list of photo files."""
+    if isinstance(images, (str, os.PathLike)) or (
+        isinstance(images, Sequence) and not isinstance(images, np.ndarray) and images
+        and all(isinstance(p, (str, os.PathLike)) for p in images)
+    ):
+        from vggt_py.inference.images import list_images, read_image  # the package's one photo reader
+
+        paths = list_images(images) if isinstance(images, (str, os.PathLike)) and Path(images).is_dir() else None
+        if paths is None:
+            paths = [Path(images)] if isinstance(images, (str, os.PathLike)) else [Path(p) for p in images]
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            raise ValueError(f"images: no such photo file(s): {', '.join(missing)}")
+        return [np.asarray(read_image(p), dtype=np.uint8) for p in paths]
+    array = np.asarray(images)
+    if array.ndim != 4 or array.shape[-1] != 3 or array.dtype != np.uint8:
+        raise ValueError(
+            f"images must be uint8 [S,H,W,3], a folder of photos or a list of photo files, got {array.dtype} {array.shape}"
+        )
+    return list(array)
+
+
+def _check_inputs(frames: list[np.ndarray], intrinsics: np.ndarray | None) -> None:
+    if len(frames) < 2:
+        raise ValueError(f"structure from motion needs at least 2 frames, got {len(frames)}")
+    if intrinsics is not None and intrinsics.shape != (len(frames), 3, 3):
+        raise ValueError(f"intrinsics must be [S,3,3] = [{len(frames)},3,3], got {intrinsics.shape}")
+
+
+@contextlib.contextmanager
+def _colmap_log(pycolmap, verbose: bool) -> Iterator[None]:
+    """COLMAP's (glog) messages below ERROR silenced for the block unless ``verbose``."""
+    previous = pycolmap.logging.minloglevel
+    if not verbose:
+        pycolmap.logging.minloglevel = 2  # glog: 0 INFO, 1 WARNING, 2 ERROR
+    try:
+        yield
+    finally:
+        pycolmap.logging.minloglevel = previous
 
 
 def _set_known_cameras(pycolmap, database: Path, names: list[str], intrinsics: np.ndarray) -> None:
@@ -130,41 +174,45 @@ def _to_result(reconstruction, names: list[str], num_models: int) -> ColmapResul
 
 
 def run_colmap(
-    images: np.ndarray,
+    images: ImageInput,
     intrinsics: np.ndarray | None = None,
     *,
     camera_model: str = "SIMPLE_RADIAL",
     max_num_features: int = 8192,
     seed: int = 0,
     work_dir: str | Path | None = None,
+    verbose: bool = False,
 ) -> ColmapResult:
     """Run SIFT + exhaustive matching + incremental mapping on ``images``.
 
     Args:
-        images: [S,H,W,3] uint8 RGB frames (S >= 2).
+        images: [S,H,W,3] uint8 RGB frames, a folder of photos (natural file-name order, as
+            :func:`vggt_py.inference.images.list_images`) or a list of photo files; S >= 2. Frames
+            of the result are in this order.
         intrinsics: optional [S,3,3] known K per frame (pixel-centre convention). When given,
             cameras are fixed PINHOLE models and bundle adjustment does not refine them.
         camera_model: COLMAP camera model for unknown intrinsics (one camera per image).
         max_num_features: SIFT features per image.
         seed: COLMAP's random seed.
         work_dir: folder for the images, database and models (a temporary one if None).
+        verbose: show COLMAP's log (feature extraction, matching, mapping, bundle adjustment).
 
     Returns:
         A :class:`ColmapResult` for the reconstruction with the most registered frames
         (all frames unregistered if COLMAP found none).
     """
     pycolmap = _import_pycolmap()
-    images = np.asarray(images)
-    _check_inputs(images, intrinsics)
-    with tempfile.TemporaryDirectory(prefix="vggt_colmap_") as tmp:
+    frames = _frames(images)
+    _check_inputs(frames, intrinsics)
+    with tempfile.TemporaryDirectory(prefix="vggt_colmap_") as tmp, _colmap_log(pycolmap, verbose):
         root = Path(work_dir) if work_dir is not None else Path(tmp)
         image_dir, sparse_dir, database = root / "images", root / "sparse", root / "database.db"
         image_dir.mkdir(parents=True, exist_ok=True)
         sparse_dir.mkdir(parents=True, exist_ok=True)
         if database.exists():
             database.unlink()
-        names = [f"{i:06d}.png" for i in range(images.shape[0])]
-        for name, frame in zip(names, images):
+        names = [f"{i:06d}.png" for i in range(len(frames))]
+        for name, frame in zip(names, frames):
             Image.fromarray(frame).save(image_dir / name)
 
         pycolmap.set_random_seed(seed)

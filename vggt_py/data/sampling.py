@@ -138,7 +138,8 @@ class DynamicBatchSampler(torch.utils.data.Sampler[list[SampleRequest]]):
     are drawn and shared by all its scenes, which number ``max(1, images_per_batch // S)`` per
     replica (so a batch holds about ``images_per_batch`` images per process). Scenes are read from a
     stream of (shuffled) permutations of all scenes; an epoch is ``batches_per_epoch`` batches, or by
-    default the batches needed to visit every scene once. Each replica (DDP rank) gets its
+    default :meth:`pass_length` batches: one pass over the scenes on average, the same number in every
+    epoch (the frame counts drawn do not change it). Each replica (DDP rank) gets its
     contiguous slice of every global batch, so all ranks step with the same S and H x W.
 
     Everything is a function of ``(seed, epoch)``: set the epoch with :meth:`set_epoch` and resume
@@ -193,6 +194,18 @@ class DynamicBatchSampler(torch.utils.data.Sampler[list[SampleRequest]]):
         self.epoch = 0
         self.start_batch = 0
         self._memo: tuple[int, list[list[SampleRequest]]] | None = None
+        self._length = batches_per_epoch or self.pass_length()
+
+    def pass_length(self) -> int:
+        """Batches of one average pass: ``ceil(num_scenes / E[scenes per global batch])``.
+
+        ``S`` is uniform over ``frames``, a global batch holds ``num_replicas * max(1, images_per_batch // S)``
+        scenes. With one frame count this visits every scene once per epoch; with a range some scenes
+        may come twice and others wait for the next epoch (each epoch draws a new order).
+        """
+        counts = range(self.frames[0], self.frames[1] + 1)
+        mean = self.num_replicas * sum(max(1, self.images_per_batch // s) for s in counts) / len(counts)
+        return max(1, math.ceil(self.num_scenes / mean - 1e-9))
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -225,9 +238,7 @@ class DynamicBatchSampler(torch.utils.data.Sampler[list[SampleRequest]]):
             return self._memo[1]
         stream = self._scene_stream(epoch)
         batches: list[list[SampleRequest]] = []
-        seen = 0
-        while (len(batches) < self.batches_per_epoch) if self.batches_per_epoch else (seen < self.num_scenes):
-            index = len(batches)
+        for index in range(self._length):
             frames, height, width = self._shape(epoch, index)
             size = max(1, self.images_per_batch // frames) * self.num_replicas
             seeds = np.random.SeedSequence((self.seed, epoch, index)).generate_state(size, dtype=np.uint64)
@@ -236,13 +247,12 @@ class DynamicBatchSampler(torch.utils.data.Sampler[list[SampleRequest]]):
                 for k in range(size)
             ]
             batches.append(batch)
-            seen += size
         self._memo = (epoch, batches)
         return batches
 
     def num_batches(self, epoch: int) -> int:
-        """Batches in ``epoch`` (the same for every replica)."""
-        return self.batches_per_epoch or len(self.global_batches(epoch))
+        """Batches in ``epoch``: the same for every epoch and replica."""
+        return self._length
 
     def __len__(self) -> int:
         return max(self.num_batches(self.epoch) - self.start_batch, 0)

@@ -9,7 +9,7 @@
 from .alignment import apply_similarity, umeyama
 from .camera import project_points, project_points_numpy, se3_inverse, to_homogeneous, unproject_depth
 from .epipolar import essential_from_cameras, fundamental_from_cameras, sampson_error, skew_symmetric
-from .pose_encoding import extri_intri_to_pose_encoding, pose_encoding_to_extri_intri
+from .pose_encoding import content_intrinsics, extri_intri_to_pose_encoding, pose_encoding_to_extri_intri
 from .pose_errors import (
     pair_indices,
     pairwise_pose_errors,
@@ -32,6 +32,7 @@ from .similarity import (
 __all__ = [
     "SimilarityFit",
     "compose_similarity",
+    "content_intrinsics",
     "invert_similarity",
     "robust_similarity",
     "similarity_matrix",

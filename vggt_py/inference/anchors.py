@@ -25,7 +25,15 @@ from vggt_py.geometry import similarity_matrix, similarity_parts, transform_extr
 from vggt_py.geometry.pixels import MIN_DEPTH, bilinear_sample
 from vggt_py.inference.reconstruction import Reconstruction
 
-__all__ = ["SCALE_SOURCES", "ScaleSource", "align_to_poses", "apply_similarity_to", "scale_by_depth", "scale_by_distance"]
+__all__ = [
+    "SCALE_SOURCES",
+    "ScaleSource",
+    "align_to_poses",
+    "apply_similarity_to",
+    "check_poses",
+    "scale_by_depth",
+    "scale_by_distance",
+]
 
 ScaleSource = Literal["normalised", "poses", "distance", "depth"]
 SCALE_SOURCES: tuple[str, ...] = ("normalised", "poses", "distance", "depth")
@@ -61,6 +69,15 @@ def _check_pose(pose: object, frame: int) -> np.ndarray:
     if not np.allclose(rot @ rot.T, np.eye(3), atol=_RIGID_TOLERANCE) or np.linalg.det(rot) <= 0:
         raise ValueError(f"poses[{frame}]: not rigid: its 3x3 part is not a rotation (R R^T != I or det <= 0): {rot!r}")
     return p[:3]
+
+
+def check_poses(poses: Mapping[int, object]) -> dict[int, np.ndarray]:
+    """``{frame: [3, 4]}`` float64 from ``{frame: 4x4 or 3x4 camera-from-world}``; ``ValueError`` naming
+    ``poses[frame]`` when a matrix is not finite, not rigid (``R R^T != I``, ``det R <= 0``) or its last row is
+    not ``[0, 0, 0, 1]``. Frame indices are checked against a reconstruction by :func:`align_to_poses`."""
+    if not isinstance(poses, Mapping) or not poses:
+        raise ValueError(f"poses: expected a non-empty {{frame: 4x4 camera-from-world}} mapping, got {poses!r}")
+    return {frame: _check_pose(pose, frame) for frame, pose in poses.items()}  # type: ignore[arg-type]
 
 
 def _centre(ext: np.ndarray) -> np.ndarray:

@@ -23,9 +23,10 @@ import torch
 import torch.distributed as dist
 
 from vggt_py.bundled import BUNDLED_MODEL, bundled_model_card, bundled_spec, parse_bundled_spec
-from vggt_py.geometry import pose_encoding_to_extri_intri, unproject_depth
-from vggt_py.inference.anchors import align_to_poses
+from vggt_py.geometry import content_intrinsics, pose_encoding_to_extri_intri, unproject_depth
+from vggt_py.inference.anchors import align_to_poses, scale_by_depth, scale_by_distance
 from vggt_py.inference.images import ImageBatch, load_images
+from vggt_py.inference.known_intrinsics import apply_intrinsics, check_intrinsics
 from vggt_py.inference.reconstruction import PointSource, Reconstruction
 from vggt_py.inference.windowed import check_window, default_window, select_keyframes, stitch_windows
 from vggt_py.model import VGGT
@@ -39,6 +40,7 @@ __all__ = [
     "ModelChoice",
     "autocast_dtype",
     "hub_reachable",
+    "input_frame_indices",
     "load_default_model",
     "load_model",
     "model_name",
@@ -261,6 +263,9 @@ def reconstruct(
     loop_closure: bool | Sequence[tuple[int, int]] = False,
     keyframes: bool | float = False,
     poses: Mapping[int, np.ndarray] | None = None,
+    intrinsics: np.ndarray | Sequence[np.ndarray] | None = None,
+    scale_distance: tuple[int, tuple[float, float], tuple[float, float], float] | None = None,
+    scale_depth: tuple[int, float | np.ndarray] | None = None,
 ) -> Reconstruction | None:
     """Reconstruct a scene from photos.
 
@@ -295,12 +300,47 @@ def reconstruct(
         poses: known camera-from-world 4x4 poses ``{frame: pose}`` (frames of the result): the result is
             moved into their world by :func:`vggt_py.inference.anchors.align_to_poses` (two or more fix the
             scale: ``scale_source == "poses"``).
+        intrinsics: known camera matrices in the ORIGINAL photos' pixels (pixel centres at integers), one
+            ``3x3`` for all frames or ``[S, 3, 3]``, one per INPUT frame (frames skipped by ``keyframes`` or
+            dropped by ``window`` lose theirs): depth is unprojected with them and the poses are re-solved by
+            PnP and bundle adjustment with K fixed (:func:`vggt_py.inference.known_intrinsics.apply_intrinsics`);
+            exports write them exactly. Applied before ``poses``.
+        scale_distance: ``(frame, pixel_a, pixel_b, metres)``: scale the result so that the points of two
+            ORIGINAL pixels ``(x, y)`` of ``frame`` are that far apart
+            (:func:`vggt_py.inference.anchors.scale_by_distance`, ``scale_source == "distance"``).
+        scale_depth: ``(frame, depth)``: a metric depth value (the frame's median depth) or map ``[h, w]`` in
+            original pixels (:func:`vggt_py.inference.anchors.scale_by_depth`, ``scale_source == "depth"``).
+            At most one of ``scale_distance``/``scale_depth``; applied after ``poses`` (they override its scale).
     """
+    if scale_distance is not None and scale_depth is not None:
+        raise ValueError("scale_distance and scale_depth both fix the scale; give one of them")
+    anchor = _check_scale_anchor(scale_distance, scale_depth)  # before the model runs
     rec = _reconstruct(
         images, model, mode, query_points, point_source, device, dtype, frames_chunk_size, distributed, window,
-        overlap, loop_closure, keyframes,
+        overlap, loop_closure, keyframes, intrinsics,
     )
-    return rec if rec is None or poses is None else align_to_poses(rec, poses)
+    if rec is None:
+        return None
+    if poses is not None:
+        rec = align_to_poses(rec, poses)
+    if scale_distance is not None:
+        rec = scale_by_distance(rec, *anchor)
+    elif scale_depth is not None:
+        rec = scale_by_depth(rec, *anchor)
+    return rec
+
+
+def _check_scale_anchor(scale_distance: object, scale_depth: object) -> tuple[Any, ...]:
+    """The arguments of :func:`scale_by_distance` / :func:`scale_by_depth` (after ``rec``) from the tuples."""
+    if scale_distance is not None:
+        if not isinstance(scale_distance, Sequence) or len(scale_distance) != 4:
+            raise ValueError(f"scale_distance: expected (frame, (x, y), (x, y), distance), got {scale_distance!r}")
+        return tuple(scale_distance)
+    if scale_depth is not None:
+        if not isinstance(scale_depth, Sequence) or isinstance(scale_depth, str) or len(scale_depth) != 2:
+            raise ValueError(f"scale_depth: expected (frame, depth value or map), got {scale_depth!r}")
+        return tuple(scale_depth)
+    return ()
 
 
 def _reconstruct(
@@ -317,6 +357,7 @@ def _reconstruct(
     overlap: int | None,
     loop_closure: bool | Sequence[tuple[int, int]],
     keyframes: bool | float,
+    intrinsics: np.ndarray | Sequence[np.ndarray] | None = None,
 ) -> Reconstruction | None:
     dev = resolve_device(device)
     if distributed and window is not None:
@@ -327,6 +368,7 @@ def _reconstruct(
         raise ValueError(f"overlap and loop_closure need window, got overlap={overlap!r}, loop_closure={loop_closure!r}")
     net = _load_checked_model(model, dev, point_source, query_points is not None)
     batch = _as_batch(images, mode, net.config.img_size, net.config.patch_size)
+    known = None if intrinsics is None else check_intrinsics(intrinsics, len(batch))  # before the model runs
     chosen = None
     if keyframes is not False:
         chosen = select_keyframes(batch.images, 0.02 if keyframes is True else float(keyframes))
@@ -337,13 +379,13 @@ def _reconstruct(
         )
         if chosen is not None:
             rec.metadata["keyframes"] = chosen
-        return rec
+        return rec if known is None else _with_known_intrinsics(rec, known, chosen)
     queries_model = _queries_to_model(batch, query_points)
     compute = autocast_dtype(dev, dtype)
     out = _infer(net, batch, queries_model, dev, compute, frames_chunk_size, distributed)
     if out is None:  # a rank other than 0 of a distributed run: rank 0 holds the whole result
         return None
-    extrinsics, intrinsics = _decode_cameras(out)
+    extrinsics, intrinsics = _decode_cameras(out, batch)
     depth, points_from_depth = _unproject(out, intrinsics, extrinsics)
     metadata = {
         "device": str(dev),
@@ -354,7 +396,21 @@ def _reconstruct(
     rec = _assemble(batch, out, extrinsics, intrinsics, depth, points_from_depth, queries_model, point_source, metadata)
     if chosen is not None:
         rec.metadata["keyframes"] = chosen
-    return rec
+    return rec if known is None else _with_known_intrinsics(rec, known, chosen)
+
+
+def input_frame_indices(rec: Reconstruction) -> list[int]:
+    """The index among the INPUT frames of each frame of ``rec`` (``keyframes`` skips frames, ``window``
+    may drop some): ``metadata["keyframes"]`` and ``metadata["windowed"]["frames"]`` composed."""
+    windowed = rec.metadata.get("windowed")
+    frames = list(windowed["frames"]) if isinstance(windowed, dict) else list(range(len(rec)))
+    chosen = rec.metadata.get("keyframes")
+    return [int(chosen[i]) for i in frames] if chosen is not None else frames
+
+
+def _with_known_intrinsics(rec: Reconstruction, known: np.ndarray, chosen: Sequence[int] | None) -> Reconstruction:
+    """``rec`` with the input frames' known camera matrices ``known`` (after keyframes and windowing)."""
+    return apply_intrinsics(rec, known[input_frame_indices(rec)])
 
 
 def _subset(batch: ImageBatch, frames: Sequence[int]) -> ImageBatch:
@@ -395,7 +451,7 @@ def _reconstruct_windowed(
     def predict(frames: Sequence[int]) -> Reconstruction:
         part = _subset(batch, frames)
         out = _infer(net, part, None, device, compute, frames_chunk_size)
-        extrinsics, intrinsics = _decode_cameras(out)
+        extrinsics, intrinsics = _decode_cameras(out, part)
         depth, points_from_depth = _unproject(out, intrinsics, extrinsics)
         return _assemble(part, out, extrinsics, intrinsics, depth, points_from_depth, None, point_source, metadata)
 
@@ -473,10 +529,18 @@ def _infer(
             net.set_frames_chunk_size(previous_chunk)
 
 
-def _decode_cameras(out: VGGTOutput) -> tuple[torch.Tensor, torch.Tensor]:
-    """Step 4: the camera head's pose encoding -> extrinsics [S, 3, 4] and model-pixel intrinsics [S, 3, 3]."""
+def _decode_cameras(out: VGGTOutput, batch: ImageBatch) -> tuple[torch.Tensor, torch.Tensor]:
+    """Step 4: the camera head's pose encoding -> extrinsics [S, 3, 4] and model-pixel intrinsics [S, 3, 3].
+
+    The fovs are read over each frame's content box (:func:`vggt_py.geometry.content_intrinsics`), so
+    the white bars of ``mode="pad"`` (or of frames padded to a common size) do not stretch the focal
+    lengths; a frame that is all content (crop mode) gets exactly the intrinsics of
+    :func:`vggt_py.geometry.pose_encoding_to_extri_intri` over the whole frame.
+    """
     height, width = out["images"].shape[-2:]
-    return pose_encoding_to_extri_intri(out["pose_enc"][0].float(), (height, width))
+    pose_encoding = out["pose_enc"][0].float()
+    extrinsics, _ = pose_encoding_to_extri_intri(pose_encoding, (height, width))
+    return extrinsics, content_intrinsics(pose_encoding, batch.valid_regions)
 
 
 def _unproject(

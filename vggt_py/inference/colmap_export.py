@@ -2,6 +2,10 @@
 
 COLMAP puts pixel centres at half-integers, so intrinsics and keypoints get ``+0.5`` on top of the
 original<->model mapping of :mod:`vggt_py.geometry.pixels` (docs/architecture.md, Conventions).
+
+Points are either multi-view tracks (``tracks``: :class:`~vggt_py.inference.colmap_tracks.SparseTracks`,
+points seen by several images with their real reprojection errors stored) or the dense selection
+(``selection``: every kept pixel a point seen once, by its source image, error 0).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vggt_py.geometry.pixels import intrinsics_to_original, model_to_original
+from vggt_py.inference.colmap_tracks import SparseTracks
 from vggt_py.inference.pycolmap_support import import_pycolmap
 from vggt_py.inference.reconstruction import PointSource, Reconstruction
 from vggt_py.inference.selection import PointSelection, check_exportable, select_points
@@ -99,43 +104,89 @@ def to_colmap(
     shared_camera: bool = False,
     seed: int = 0,
     selection: PointSelection | None = None,
+    tracks: SparseTracks | None = None,
 ) -> pycolmap.Reconstruction:
     """A ``pycolmap.Reconstruction`` in the ORIGINAL images' pixel coordinates (COLMAP conventions).
 
-    * Cameras: ``camera_model`` with the predicted pinhole intrinsics mapped to original pixels and the
+    * Cameras: ``camera_model`` with the predicted pinhole intrinsics mapped to original pixels (or the
+      user's :attr:`Reconstruction.known_intrinsics`, exactly) and the
       principal point shifted by +0.5 (COLMAP puts pixel centres at half-integers), size = original
       size. One camera per image (ids 1..S), or one shared camera (mean intrinsics) with ``shared_camera``.
     * Images: ids 1..S, names ``rec.names`` (repeats made unique, :func:`unique_image_names`), pose ``cam_from_world = rec.extrinsics`` (one trivial
       rig and frame each, as COLMAP 3.12+ stores poses).
-    * Points: each kept pixel (:func:`select_points`) becomes a 3-D point with one observation, in its
-      source frame at the original pixel position of that model pixel, +0.5. With ``source="depth"`` the
-      point projects exactly onto its observation; point-head points need not.
+    * Points, with ``tracks`` (:func:`~vggt_py.inference.colmap_tracks.build_tracks`): one 3-D point per
+      track, observed in every frame of its track at the original pixel position of its model pixel,
+      +0.5; each point's stored error is its mean reprojection error (``update_point_3d_errors``).
+    * Points, without ``tracks``: each kept pixel (:func:`select_points`) becomes a 3-D point with one
+      observation, in its source frame at the original pixel position of that model pixel, +0.5. With
+      ``source="depth"`` the point projects exactly onto its observation (error 0); point-head points need not.
 
     A precomputed ``selection`` (:func:`select_points`) replaces the filter arguments and ``seed``.
     """
     check_exportable(rec)
     pycolmap = import_pycolmap("The COLMAP export")
-    k_orig = intrinsics_to_original(rec.transforms, rec.intrinsics)
+    k_orig = (
+        np.asarray(rec.known_intrinsics, dtype=np.float64)
+        if rec.known_intrinsics is not None
+        else intrinsics_to_original(rec.transforms, rec.intrinsics)
+    )
     _check_colmap_inputs(rec, camera_model, shared_camera, k_orig)
-    if selection is None:
-        selection = select_points(rec, conf_threshold, conf_percentile, source, mask, max_points, seed)
     names = unique_image_names(list(rec.names))
     model = pycolmap.Reconstruction()
     camera_ids = _add_cameras(pycolmap, model, rec, k_orig, camera_model, shared_camera)
+    if tracks is not None:
+        _add_tracks(pycolmap, model, rec, tracks, names, camera_ids)
+        return model
+    if selection is None:
+        selection = select_points(rec, conf_threshold, conf_percentile, source, mask, max_points, seed)
     for i in range(len(rec)):
         in_frame = np.flatnonzero(selection.frames == i)
         model_xy = selection.pixels[in_frame].astype(np.float64)
         keypoints = model_to_original(rec.transforms[i], model_xy) + 0.5  # [m, 2] COLMAP pixels
         image = pycolmap.Image(name=names[i], keypoints=keypoints, camera_id=camera_ids[i], image_id=i + 1)
-        pose = pycolmap.Rigid3d(
-            pycolmap.Rotation3d(rec.extrinsics[i, :, :3].astype(np.float64)), rec.extrinsics[i, :, 3].astype(np.float64)
-        )
-        model.add_image_with_trivial_frame(image, pose)
+        model.add_image_with_trivial_frame(image, _pose(pycolmap, rec.extrinsics[i]))
         for k, point in enumerate(in_frame):
             track = pycolmap.Track()
             track.add_element(i + 1, k)
             model.add_point3D(selection.xyz[point].astype(np.float64), track, selection.rgb[point])
     return model
+
+
+def _pose(pycolmap: ModuleType, extrinsic: np.ndarray) -> pycolmap.Rigid3d:
+    extrinsic = np.asarray(extrinsic, dtype=np.float64)
+    return pycolmap.Rigid3d(pycolmap.Rotation3d(extrinsic[:, :3]), extrinsic[:, 3])
+
+
+def _add_tracks(
+    pycolmap: ModuleType,
+    model: pycolmap.Reconstruction,
+    rec: Reconstruction,
+    tracks: SparseTracks,
+    names: list[str],
+    camera_ids: list[int],
+) -> None:
+    """Images with the tracks' observations as keypoints, one 3-D point per track, stored errors updated."""
+    bad = np.flatnonzero((tracks.frame < 0) | (tracks.frame >= len(rec)))
+    if bad.size:
+        frame = int(tracks.frame[bad[0]])
+        raise ValueError(f"tracks observe frame {frame}, but the reconstruction has {len(rec)} frames")
+    index_in_image = np.zeros(tracks.num_observations, dtype=np.int64)
+    for i in range(len(rec)):
+        in_frame = np.flatnonzero(tracks.frame == i)
+        index_in_image[in_frame] = np.arange(in_frame.size)
+        keypoints = model_to_original(rec.transforms[i], tracks.xy[in_frame].astype(np.float64)) + 0.5
+        image = pycolmap.Image(
+            name=names[i], keypoints=keypoints.reshape(-1, 2), camera_id=camera_ids[i], image_id=i + 1
+        )
+        model.add_image_with_trivial_frame(image, _pose(pycolmap, rec.extrinsics[i]))
+    order = np.argsort(tracks.point, kind="stable")
+    starts = np.searchsorted(tracks.point[order], np.arange(tracks.num_points + 1))
+    for p in range(tracks.num_points):
+        track = pycolmap.Track()
+        for k in order[starts[p] : starts[p + 1]]:
+            track.add_element(int(tracks.frame[k]) + 1, int(index_in_image[k]))
+        model.add_point3D(tracks.xyz[p].astype(np.float64), track, tracks.rgb[p])
+    model.update_point_3d_errors()
 
 
 def _add_cameras(
@@ -150,7 +201,8 @@ def _add_cameras(
     groups = [list(range(len(rec)))] if shared_camera else [[i] for i in range(len(rec))]
     camera_ids = [0] * len(rec)
     for camera_id, frames in enumerate(groups, start=1):
-        k = k_orig[frames].mean(axis=0)
+        same = bool((k_orig[frames] == k_orig[frames[0]]).all())
+        k = k_orig[frames[0]] if same else k_orig[frames].mean(axis=0)  # identical matrices stay exact
         width, height = (int(v) for v in rec.original_sizes[frames[0]])
         camera = pycolmap.Camera(
             model=camera_model,
@@ -196,14 +248,25 @@ def export_colmap(
     shared_camera: bool = False,
     seed: int = 0,
     selection: PointSelection | None = None,
+    tracks: SparseTracks | None = None,
 ) -> Path:
     """Write a COLMAP sparse model (``cameras``, ``images``, ``points3D``, plus ``rigs`` and ``frames``).
 
     Binary (``.bin``) by default, text (``.txt``) with ``binary=False``. See :func:`to_colmap` for the
-    conventions and ``selection``. Needs pycolmap (``pip install "vggt-py[colmap]"``).
+    conventions, ``tracks`` and ``selection``. Needs pycolmap (``pip install "vggt-py[colmap]"``).
     """
     model = to_colmap(
-        rec, conf_threshold, conf_percentile, source, mask, max_points, camera_model, shared_camera, seed, selection
+        rec,
+        conf_threshold,
+        conf_percentile,
+        source,
+        mask,
+        max_points,
+        camera_model,
+        shared_camera,
+        seed,
+        selection,
+        tracks,
     )
     target = Path(folder)
     if target.exists() and not target.is_dir():

@@ -169,21 +169,93 @@ class ConsistencyReport:
             )
         return table
 
-    def print_table(self, console: Console | None = None) -> None:
-        """Print the table, the reasons of suspect frames, skipped checks and overall issues."""
+    def status(self) -> str:
+        """One line: the verdict, and which checks it rests on (it never claims more than the checks that ran).
+
+        "consistent" only when every check of :data:`CHECKS` ran and passed on every frame; with checks
+        that could not run, the line says the frames passed the ones that did and names the others.
+        """
+        frames = len(self.frames)
+        ran = ", ".join(self.checks) or "none"
+        if not self.ok:
+            suspect = len(self.suspect_frames)
+            text = f"{suspect} of {frames} frame(s) suspect" if suspect else f"no suspect frame of {frames}"
+            if self.issues:
+                text += f", {len(self.issues)} issue(s) with the whole reconstruction"
+            return f"{text} (checks run: {ran})"
+        if not self.checks:
+            return f"nothing checked: no check could run on {frames} frame(s)"
+        if set(self.checks) == set(CHECKS):
+            return f"all {frames} frame(s) consistent (all {len(CHECKS)} checks ran: {ran})"
+        missing = [name for name in CHECKS if name not in self.checks]
+        return (
+            f"no suspect frame of {frames} on the {len(self.checks)} check(s) that ran ({ran}); "
+            f"not run: {', '.join(missing)}"
+        )
+
+    def check_lines(self) -> list[str]:
+        """One line per check that ran: how many frames fail it and the median measurement vs its limit."""
+        t = self.thresholds
+        measured: dict[str, list[tuple[str, str, float, str]]] = {
+            "points": [("point_error", "depth vs point head", t.point_error, "{:.1%}")],
+            "camera": [
+                ("rotation_error_deg", "rotation", t.rotation_deg, "{:.1f}°"),
+                ("translation_error_deg", "translation direction", t.translation_deg, "{:.1f}°"),
+            ],
+            "epipolar": [("sampson_error_px", "Sampson error", t.sampson_px, "{:.2f} px")],
+            "depth": [("depth_agreement", "multi-view depth agreement", t.min_depth_agreement, "{:.0%}")],
+        }
+        lines = []
+        for name in self.checks:
+            failing = sum(name in frame.failed for frame in self.frames)
+            parts = []
+            for attribute, label, limit, spec in measured.get(name, []):
+                values = [v for v in (getattr(f, attribute) for f in self.frames) if v is not None and math.isfinite(v)]
+                bound = "min" if name == "depth" else "max"
+                if values:
+                    parts.append(f"{label} median {spec.format(float(np.median(values)))} ({bound} {spec.format(limit)})")
+            lines.append(f"{name:<9} {failing} of {len(self.frames)} fail" + (": " + ", ".join(parts) if parts else ""))
+        return lines
+
+    def print_summary(self, console: Console | None = None) -> None:
+        """Print the verdict line, one line per check, the suspect frames' indices, skipped checks and issues."""
         from rich.console import Console
 
         console = console or Console()
+        console.print(self.status(), markup=False, highlight=False)
+        for line in self.check_lines():
+            console.print(f"  {line}", markup=False, highlight=False)
+        if self.suspect_frames:
+            console.print(f"  suspect frames: {_ranges(self.suspect_frames)}", markup=False, highlight=False)
+        for check_name, why in self.skipped.items():
+            console.print(f"  {check_name} check not run: {why}", markup=False, highlight=False)
+        for issue in self.issues:
+            console.print(f"  [bold red]issue:[/bold red] {issue}")
+
+    def print_table(self, console: Console | None = None) -> None:
+        """Print the summary, then the per-frame table and the reasons of suspect frames."""
+        from rich.console import Console
+
+        console = console or Console()
+        self.print_summary(console)
         console.print(self.to_table())
         for frame in self.frames:
             for reason in frame.reasons:
                 console.print(f"  frame {frame.index} ({frame.name}): {reason}", markup=False, highlight=False)
-        for check_name, why in self.skipped.items():
-            console.print(f"  {check_name} check skipped: {why}", markup=False, highlight=False)
-        for issue in self.issues:
-            console.print(f"  [bold red]issue:[/bold red] {issue}")
-        status = "all frames consistent" if self.ok else f"{len(self.suspect_frames)} suspect frame(s)"
-        console.print(f"{status}; {len(self.frames)} frame(s), checks: {', '.join(self.checks) or 'none'}")
+
+
+def _ranges(indices: list[int]) -> str:
+    """``[0, 1, 2, 5, 7, 8]`` -> ``"0-2, 5, 7-8"``."""
+    parts: list[str] = []
+    start = previous = indices[0]
+    for index in [*indices[1:], None]:
+        if index is not None and index == previous + 1:
+            previous = index
+            continue
+        parts.append(str(start) if start == previous else f"{start}-{previous}")
+        if index is not None:
+            start = previous = index
+    return ", ".join(parts)
 
 
 

@@ -7,7 +7,7 @@ through the same public path as for photos (:func:`~vggt_py.inference.images.loa
 :mod:`vggt_py.evaluation`, runs the consistency checks (:mod:`vggt_py.inference.consistency`) and
 writes ``OUT/scene.glb``, ``OUT/reconstruction.npz`` and ``OUT/report.json``.
 
-Held-out scenes: the bundled model's recipe (``configs/bundled_small_stage*.yaml``) trains on seeds
+Held-out scenes: the bundled model's recipe (``recipe:bundled_small_stage1`` and ``2``) trains on seeds
 0..1799 and validates on 1000000..1000007, so the demo only accepts seeds from
 :data:`HELD_OUT_SEED_START` on and defaults to :data:`DEFAULT_SEED`, past the validation seeds.
 

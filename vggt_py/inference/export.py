@@ -1,7 +1,11 @@
-"""Write a :class:`Reconstruction` to disk: GLB scene, PLY point cloud, NPZ arrays, COLMAP sparse model.
+"""Write a :class:`Reconstruction` to disk: GLB scene, PLY point cloud, NPZ arrays, COLMAP sparse model,
+nerfstudio ``transforms.json``, visual report.
 
-The COLMAP writer lives in :mod:`~vggt_py.inference.colmap_export` and the point selection in
-:mod:`~vggt_py.inference.selection`; both are importable from here too.
+The COLMAP writer lives in :mod:`~vggt_py.inference.colmap_export` (its multi-view tracks in
+:mod:`~vggt_py.inference.colmap_tracks`), the nerfstudio writer in
+:mod:`~vggt_py.inference.transforms_export`, the point selection in :mod:`~vggt_py.inference.selection`
+(all importable from here too) and the visual report (``report/report.html`` + PNGs) in
+:mod:`~vggt_py.inference.report`.
 
 :func:`export` is one transaction (:mod:`~vggt_py.inference.export_transaction`, docs/guarantees.md):
 every format is written into a staging folder, read back, then swapped in with a manifest
@@ -15,8 +19,10 @@ confidence bounds and the optional user ``mask``; ``max_points`` then subsamples
 also takes a precomputed ``selection``.
 
 Coordinates stay in the reconstruction's world frame: frame 0's camera, OpenCV axes (x right, y down,
-z forward). glTF viewers assume y up, so a GLB scene may look upside down; rotate it by 180 degrees
-about x to view it upright.
+z forward), in every format except the GLB scene, which is written in glTF's convention by default
+(``axes="gltf"``: +Y up, the world rotated by 180 degrees about x, i.e. ``(x, y, z) -> (x, -y, -z)``,
+so frame 0 looks down -Z with its image up along +Y and any glTF viewer shows the scene upright);
+``axes="opencv"`` keeps the OpenCV world axes.
 
 NPZ keys (:func:`export_npz`, read back with :func:`load_npz`), ``S`` frames at model size ``H x W``:
 
@@ -44,6 +50,7 @@ key                    shape / dtype      meaning
 ``tracks``             [S, N, 2]          optional: tracks in model pixels
 ``track_visibility``   [S, N]             optional
 ``track_confidence``   [S, N]             optional
+``known_intrinsics``   [S, 3, 3] float64  optional: the user's camera matrices in ORIGINAL pixels, exactly
 ====================== ================== ============================================================
 """
 
@@ -52,15 +59,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from vggt_py.errors import InputError, OutputExistsError
 from vggt_py.geometry.pixels import MIN_DEPTH
 from vggt_py.inference.colmap_export import COLMAP_CAMERA_MODELS, export_colmap, to_colmap
+from vggt_py.inference.colmap_tracks import SparseTracks, build_tracks
 from vggt_py.inference.export_transaction import (
     DERIVED_NAMES,
     MANIFEST_NAME,
@@ -75,6 +83,13 @@ from vggt_py.inference.export_transaction import (
 )
 from vggt_py.inference.reconstruction import PointSource, Reconstruction
 from vggt_py.inference.selection import PointSelection, check_exportable, select_points
+from vggt_py.inference.transforms_export import (
+    DEPTH_FOLDER,
+    IMAGE_FOLDER,
+    TRANSFORMS_CAMERA_MODELS,
+    opencv_extrinsic_from_nerfstudio,
+    write_transforms,
+)
 from vggt_py.utils.io import atomic_path, atomic_write_bytes
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -82,7 +97,11 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 __all__ = [
     "COLMAP_CAMERA_MODELS",
+    "COLMAP_POINTS",
+    "EXTRA_NAMES",
     "FORMATS",
+    "GLB_AXES",
+    "GLTF_FROM_OPENCV",
     "MANIFEST_NAME",
     "VERIFIERS",
     "check_output_dir",
@@ -101,16 +120,21 @@ __all__ = [
     "select_points",
     "to_colmap",
     "to_trimesh_scene",
+    "write_transforms",
 ]
 
-FORMATS: tuple[str, ...] = ("glb", "ply", "colmap", "npz")
+FORMATS: tuple[str, ...] = ("glb", "ply", "colmap", "npz", "transforms", "report")
 # File (or folder, for COLMAP) written by :func:`export` for each format, relative to ``out_dir``.
 OUTPUT_NAMES: dict[str, str] = {
     "glb": "scene.glb",
     "ply": "points.ply",
     "colmap": "sparse",
     "npz": "reconstruction.npz",
+    "report": "report",  # report.html + PNGs (inference/report.py)
+    "transforms": "transforms.json",
 }
+# Folders a format may write besides its main file (``transforms``: depth maps, video frames).
+EXTRA_NAMES: dict[str, tuple[str, ...]] = {"transforms": (DEPTH_FOLDER, IMAGE_FOLDER)}
 NPZ_FORMAT_VERSION = 1
 
 _REQUIRED_NPZ_KEYS = (
@@ -133,9 +157,16 @@ _OPTIONAL_NPZ_KEYS = (
     "tracks",
     "track_visibility",
     "track_confidence",
+    "known_intrinsics",
 )
 # Frustum depth as a fraction of the scene extent when ``camera_scale`` is not given.
 _DEFAULT_CAMERA_FRACTION = 0.05
+GlbAxes = Literal["gltf", "opencv"]
+ColmapPoints = Literal["auto", "tracks", "dense"]
+COLMAP_POINTS: tuple[str, ...] = ("auto", "tracks", "dense")
+GLB_AXES: tuple[str, ...] = ("gltf", "opencv")
+# glTF world (+Y up, looking down -Z) from the OpenCV world (y down, z forward): 180 degrees about x.
+GLTF_FROM_OPENCV = np.diag([1.0, -1.0, -1.0, 1.0])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,11 +249,19 @@ def _camera_to_world(extrinsic: np.ndarray) -> np.ndarray:
     return pose
 
 
-def _point_cloud(selection: PointSelection) -> trimesh.PointCloud:
+def _world_axes(axes: str) -> np.ndarray:
+    """[4, 4] GLB world from reconstruction world for ``axes`` ("gltf" or "opencv")."""
+    if axes not in GLB_AXES:
+        raise ValueError(f"axes must be one of {GLB_AXES}, got {axes!r}")
+    return GLTF_FROM_OPENCV.copy() if axes == "gltf" else np.eye(4)
+
+
+def _point_cloud(selection: PointSelection, world: np.ndarray) -> trimesh.PointCloud:
     import trimesh
 
     alpha = np.full((len(selection), 1), 255, dtype=np.uint8)
-    return trimesh.PointCloud(selection.xyz, colors=np.concatenate([selection.rgb, alpha], axis=1))
+    xyz = (selection.xyz.astype(np.float64) @ world[:3, :3].T).astype(np.float32)  # a rotation, no shift
+    return trimesh.PointCloud(xyz, colors=np.concatenate([selection.rgb, alpha], axis=1))
 
 
 def to_trimesh_scene(
@@ -234,24 +273,32 @@ def to_trimesh_scene(
     camera_scale: float | None = None,
     max_points: int | None = None,
     selection: PointSelection | None = None,
+    axes: GlbAxes = "gltf",
 ) -> trimesh.Scene:
     """A ``trimesh.Scene``: node ``points`` (coloured point cloud) and one frustum node per frame.
 
     Frustum nodes are named ``camera_0000``, ``camera_0001``...: line pyramids in camera coordinates
-    placed by their node transform, the world-from-camera inverse of ``rec.extrinsics``. Their depth
-    is ``camera_scale`` world units (default: 5 % of :func:`scene_extent`; 0 draws no cameras).
-    Frames with non-finite poses get no frustum. A precomputed ``selection`` replaces the filter arguments.
+    (OpenCV camera axes) placed by their node transform, the world-from-camera inverse of
+    ``rec.extrinsics`` in the scene's world axes. Their depth is ``camera_scale`` world units (default:
+    5 % of :func:`scene_extent`; 0 draws no cameras). Frames with non-finite poses get no frustum.
+    A precomputed ``selection`` replaces the filter arguments.
+
+    ``axes="gltf"`` (the default) writes the world in glTF's axes (+Y up): every point and camera pose
+    is rotated by 180 degrees about x (:data:`GLTF_FROM_OPENCV`), so frame 0 looks down -Z with its
+    image's up direction along +Y. ``axes="opencv"`` keeps the reconstruction's OpenCV world axes.
     """
     import trimesh
 
     if camera_scale is not None and not (np.isfinite(camera_scale) and camera_scale >= 0):
         raise ValueError(f"camera_scale must be None or a finite number >= 0, got {camera_scale!r}")
+    world = _world_axes(axes)
     if selection is None:
         selection = select_points(rec, conf_threshold, conf_percentile, source, mask, max_points)
     scale = _DEFAULT_CAMERA_FRACTION * scene_extent(rec, selection.xyz) if camera_scale is None else camera_scale
     scene = trimesh.Scene()
+    scene.metadata["axes"] = axes
     if len(selection):
-        cloud = _point_cloud(selection)
+        cloud = _point_cloud(selection, world)
         cloud.metadata["point_source"] = source or rec.point_source
         scene.add_geometry(cloud, node_name="points", geom_name="points")
     if scale > 0:
@@ -263,7 +310,8 @@ def to_trimesh_scene(
             path.colors = np.tile(_frame_colour(i, len(rec)), (len(path.entities), 1))
             path.metadata["frame"] = rec.names[i]
             name = f"camera_{i:04d}"
-            scene.add_geometry(path, node_name=name, geom_name=name, transform=_camera_to_world(rec.extrinsics[i]))
+            pose = world @ _camera_to_world(rec.extrinsics[i])
+            scene.add_geometry(path, node_name=name, geom_name=name, transform=pose)
     if not scene.geometry:
         raise ValueError("nothing to export: no point passes the filters and camera_scale is 0")
     return scene
@@ -279,9 +327,16 @@ def export_glb(
     camera_scale: float | None = None,
     max_points: int | None = None,
     selection: PointSelection | None = None,
+    axes: GlbAxes = "gltf",
 ) -> Path:
-    """Write a binary glTF with the coloured point cloud and the camera frustums (see :func:`to_trimesh_scene`)."""
-    scene = to_trimesh_scene(rec, conf_threshold, conf_percentile, source, mask, camera_scale, max_points, selection)
+    """Write a binary glTF with the coloured point cloud and the camera frustums (see :func:`to_trimesh_scene`).
+
+    ``axes="gltf"`` (default): glTF's +Y-up world, so glTF viewers show the scene upright;
+    ``axes="opencv"``: the reconstruction's OpenCV world axes (y down).
+    """
+    scene = to_trimesh_scene(
+        rec, conf_threshold, conf_percentile, source, mask, camera_scale, max_points, selection, axes
+    )
     target = Path(path)
     atomic_write_bytes(target, scene.export(file_type="glb"))
     return target
@@ -369,6 +424,11 @@ def load_npz(path: str | os.PathLike[str]) -> Reconstruction:
         raise ValueError(f"{path}: point_source must be 'depth' or 'head', got {point_source!r}")
     if scale_source not in ("normalised", "poses", "distance", "depth"):
         raise ValueError(f"{path}: scale_source must be normalised, poses, distance or depth, got {scale_source!r}")
+    known = fields.get("known_intrinsics")
+    if known is not None and known.shape != (len(fields["names"]), 3, 3):
+        raise ValueError(
+            f"{path}: known_intrinsics must be [{len(fields['names'])}, 3, 3] like the frames, got {list(known.shape)}"
+        )
     return Reconstruction(
         **fields, point_source=point_source, scale_source=scale_source, metadata=metadata  # type: ignore[arg-type]
     )
@@ -402,7 +462,14 @@ def _write_format(fmt: str, rec: Reconstruction, path: Path, plan: dict[str, Any
 
 
 def _write_glb(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
-    export_glb(rec, path, source=plan["source"], camera_scale=plan["camera_scale"], selection=plan["cloud"])
+    export_glb(
+        rec,
+        path,
+        source=plan["source"],
+        camera_scale=plan["camera_scale"],
+        selection=plan["cloud"],
+        axes=plan["glb_axes"],
+    )
 
 
 def _write_ply(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
@@ -417,11 +484,30 @@ def _write_colmap(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None
         camera_model=plan["camera_model"],
         shared_camera=plan["shared_camera"],
         selection=plan["colmap_selection"],
+        tracks=plan["colmap_tracks"],
     )
 
 
 def _write_npz(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
     export_npz(rec, path)
+
+
+def _write_report(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
+    from vggt_py.inference.report import write_report
+
+    write_report(rec, path, selection=plan["selected"], **plan["report_options"])
+def _write_transforms(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
+    write_transforms(
+        rec,
+        path.parent,
+        image_paths=plan["image_paths"],
+        load_image=plan["load_image"],
+        paths_relative_to=plan["out_dir"],  # the file is read from the output folder, not from staging
+        camera_model=plan["transforms_camera_model"],
+        ply_file_path=OUTPUT_NAMES["ply"],
+        depth=plan["transforms_depth"],
+        depth_mask=plan["keep"],
+    )
 
 
 def _verify_glb(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
@@ -433,6 +519,11 @@ def _verify_glb(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
     found = sum(len(c.vertices) for c in clouds)
     if found != expected:
         raise ValueError(f"holds {found} points, expected {expected}")
+    world = _world_axes(plan["glb_axes"])
+    for name, (transform, _) in ((n, scene.graph[n]) for n in scene.graph.nodes_geometry if n.startswith("camera_")):
+        expected_pose = world @ _camera_to_world(rec.extrinsics[int(name.split("_")[1])])
+        if not np.allclose(transform, expected_pose, atol=1e-4 * max(1.0, float(np.abs(expected_pose).max()))):
+            raise ValueError(f"camera node {name} is not placed in the {plan['glb_axes']} world axes")
 
 
 def _verify_ply(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
@@ -453,15 +544,71 @@ def _verify_npz(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
         raise ValueError(f"holds {len(back)} frames of {back.depth.shape}, expected {len(rec)} of {rec.depth.shape}")
 
 
+def _verify_transforms(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
+    from PIL import Image
+
+    content = json.loads(path.read_text(encoding="utf-8"))
+    frames = content.get("frames")
+    if content.get("camera_model") not in TRANSFORMS_CAMERA_MODELS or not isinstance(frames, list):
+        raise ValueError("no camera_model or frames")
+    if len(frames) != len(rec):
+        raise ValueError(f"holds {len(frames)} frames, expected {len(rec)}")
+    ply = content.get("ply_file_path")
+    if ply is not None and not (path.parent / ply).is_file():
+        raise ValueError(f"ply_file_path {ply!r} is not a file beside it")
+    for i, frame in enumerate(frames):
+        extrinsic = opencv_extrinsic_from_nerfstudio(np.asarray(frame["transform_matrix"], dtype=np.float64))
+        scale = max(1.0, float(np.abs(rec.extrinsics[i]).max()))
+        if not np.allclose(extrinsic, rec.extrinsics[i], atol=1e-5 * scale):
+            raise ValueError(f"frame {i}: transform_matrix does not invert to the camera's pose")
+        size = [int(v) for v in rec.original_sizes[i]]
+        if [frame["w"], frame["h"]] != size:
+            raise ValueError(f"frame {i}: size {frame['w']} x {frame['h']}, expected {size[0]} x {size[1]}")
+        image = frame["file_path"]
+        local = path.parent / image
+        if local.is_file():  # written by this export
+            with Image.open(local) as opened:
+                if list(opened.size) != size:
+                    raise ValueError(f"frame {i}: {image} is {opened.size}, expected {size}")
+        elif plan["image_paths"] is not None and plan["image_paths"][i] is not None and not (plan["out_dir"] / image).exists():
+            raise ValueError(f"frame {i}: file_path {image!r} does not lead to the photo from the output folder")
+        if "depth_file_path" in frame:
+            depth = np.load(path.parent / frame["depth_file_path"], allow_pickle=False)
+            if depth.shape != (size[1], size[0]) or not np.isfinite(depth).all():
+                raise ValueError(f"frame {i}: depth file of shape {depth.shape}, expected {(size[1], size[0])}, finite")
+
+
 def _verify_colmap(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
     from vggt_py.inference.pycolmap_support import import_pycolmap
 
     pycolmap = import_pycolmap("The COLMAP export check")
     model = pycolmap.Reconstruction(str(path))
-    found = (model.num_cameras(), model.num_images(), model.num_points3D())
-    expected = (1 if plan["shared_camera"] else len(rec), len(rec), len(plan["colmap_selection"]))
+    tracks: SparseTracks | None = plan["colmap_tracks"]
+    found = (model.num_cameras(), model.num_images(), model.num_points3D(), model.compute_num_observations())
+    points = tracks.num_points if tracks is not None else len(plan["colmap_selection"])
+    observations = tracks.num_observations if tracks is not None else points
+    expected = (1 if plan["shared_camera"] else len(rec), len(rec), points, observations)
     if found != expected:
-        raise ValueError(f"reads back {found} (cameras, images, points), expected {expected}")
+        raise ValueError(f"reads back {found} (cameras, images, points, observations), expected {expected}")
+    if tracks is not None and points:
+        errors = np.array([p.error for p in model.points3D.values()])
+        bound = plan["colmap_max_error"]
+        if not np.isfinite(errors).all() or (bound is not None and errors.max() > bound + 1e-6):
+            raise ValueError(f"stored point errors up to {errors.max():.4g} px, expected finite and <= {bound}")
+
+
+def _verify_report(rec: Reconstruction, path: Path, plan: dict[str, Any]) -> None:
+    from PIL import Image
+
+    from vggt_py.inference.report import REPORT_HTML, referenced_files
+
+    links = [link for link in referenced_files(path / REPORT_HTML) if not link.startswith("#")]
+    outside = [link for link in links if ":" in link or link.startswith("/") or ".." in link]
+    if outside:
+        raise ValueError(f"report.html refers to files outside its folder: {outside[:3]}")
+    for link in dict.fromkeys(links):
+        with Image.open(path / link) as image:  # raises for a missing or truncated picture
+            image.verify()
 
 
 # Per format: write into a path, then read that path back and raise (any exception) if it is wrong.
@@ -471,19 +618,68 @@ WRITERS: dict[str, Callable[[Reconstruction, Path, dict[str, Any]], None]] = {
     "ply": _write_ply,
     "colmap": _write_colmap,
     "npz": _write_npz,
+    "report": _write_report,
+    "transforms": _write_transforms,
 }
 VERIFIERS: dict[str, Callable[[Reconstruction, Path, dict[str, Any]], None]] = {
     "glb": _verify_glb,
     "ply": _verify_ply,
     "colmap": _verify_colmap,
     "npz": _verify_npz,
+    "report": _verify_report,
+    "transforms": _verify_transforms,
 }
+
+
+def _report_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    allowed = ("consistency", "check_consistency", "settings", "timings", "title", "max_points", "thumbnail_size", "seed")
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"report_options: unknown option(s) {unknown}; expected some of {list(allowed)}")
+    return options
 
 
 def _describe(err: BaseException) -> str:
     if isinstance(err, OSError) and err.errno is not None:
         return f"{os.strerror(err.errno).lower()} ({err.filename or err})" if err.filename else str(err)
     return str(err) or type(err).__name__
+
+
+def _colmap_points(
+    rec: Reconstruction,
+    choice: str,
+    given: SparseTracks | None,
+    max_error: float | None,
+    conf_threshold: float | None,
+    conf_percentile: float | None,
+    mask: np.ndarray | None,
+    seed: int,
+) -> tuple[SparseTracks | None, dict[str, Any]]:
+    """The tracks the COLMAP model gets (None: the dense points) and the manifest's ``colmap`` entry."""
+    if choice == "dense":
+        return None, {"points_kind": "dense", "observations_per_point": 1.0, "mean_reprojection_error": 0.0}
+    tracks, why = given, None
+    if tracks is None:
+        try:
+            tracks = build_tracks(
+                rec,
+                conf_threshold=conf_threshold,
+                conf_percentile=conf_percentile,
+                mask=mask,
+                max_reprojection_error=max_error,
+                seed=seed,
+            )
+        except ValueError as err:
+            if choice == "tracks":
+                raise
+            why = str(err)
+    if tracks is not None and tracks.num_points == 0 and choice == "auto":
+        tracks, why = None, f"no track has 2 observations within {max_error} px"
+    if tracks is None:
+        summary = {"points_kind": "dense", "observations_per_point": 1.0, "mean_reprojection_error": 0.0}
+        return None, {**summary, "fallback_reason": why}
+    return tracks, {"points_kind": "tracks", "max_reprojection_error": max_error, **tracks.summary(rec)}
 
 
 def check_output_dir(out_dir: str | os.PathLike[str], overwrite: bool = False) -> list[str]:
@@ -513,7 +709,7 @@ def check_output_dir(out_dir: str | os.PathLike[str], overwrite: bool = False) -
     if not os.access(out, os.W_OK | os.X_OK):
         raise ExportError(f"cannot write into the output folder {out}: permission denied (read-only or not yours)")
     try:
-        clean_leftovers(out, OUTPUT_NAMES.values())
+        clean_leftovers(out, [*OUTPUT_NAMES.values(), *(n for names in EXTRA_NAMES.values() for n in names)])
     except OSError as err:
         raise ExportError(f"cannot clean up an interrupted earlier run in {out}: {_describe(err)}") from err
     previous = read_manifest(out)
@@ -541,13 +737,22 @@ def export(
     mask: np.ndarray | None = None,
     max_points: int | None = None,
     colmap_max_points: int | None = 100_000,
+    colmap_points: ColmapPoints = "auto",
+    colmap_tracks: SparseTracks | None = None,
+    colmap_max_error: float | None = 4.0,
     colmap_binary: bool = True,
     camera_model: str = "PINHOLE",
     shared_camera: bool = False,
     camera_scale: float | None = None,
+    glb_axes: GlbAxes = "gltf",
+    image_paths: Sequence[str | os.PathLike[str] | None] | None = None,
+    load_image: Callable[[int], np.ndarray] | None = None,
+    transforms_depth: bool = False,
+    transforms_camera_model: str = "OPENCV",
     seed: int = 0,
     overwrite: bool = False,
     on_format: Callable[[str], None] | None = None,
+    report_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Write ``formats`` into ``out_dir`` (names in :data:`OUTPUT_NAMES`) as one transaction; returns ``{format: path}``.
 
@@ -561,10 +766,34 @@ def export(
     the swap has succeeded. On any failure ``out_dir`` is left as it was (see
     :mod:`~vggt_py.inference.export_transaction`). Leftovers of killed runs are cleaned first.
 
+    ``"transforms"`` (nerfstudio ``transforms.json``, :mod:`~vggt_py.inference.transforms_export`)
+    always comes with ``"ply"``, which its ``ply_file_path`` names; it is added when missing.
+
+    COLMAP points (``colmap_points``): ``"tracks"`` writes multi-view points built from the model's
+    correspondences (:func:`~vggt_py.inference.colmap_tracks.build_tracks`, observations within
+    ``colmap_max_error`` original pixels of their point's projection, real errors stored), or
+    ``colmap_tracks`` when given (e.g. the adjusted tracks of a refinement,
+    :func:`~vggt_py.inference.colmap_tracks.tracks_from_refinement`); ``"dense"`` writes
+    ``colmap_max_points`` of the kept pixels, each seen once by its own image (error 0); ``"auto"``
+    (default) writes tracks, or the dense points when no multi-view track can be built (one frame, no
+    correspondences). The manifest's ``colmap`` entry says which, with the counts and errors.
+
     Args:
+        image_paths: the photo of each frame (None for a frame without one, e.g. a video frame), for
+            ``transforms.json``'s ``file_path``s, written relative to ``out_dir``; frames without a
+            path point at ``images/<name>``, where ``load_image`` (frame index -> uint8 ``[h, w, 3]``,
+            e.g. ``ImageBatch.load_original``) writes them when given.
+        transforms_depth: also write ``depths/`` (one ``.npy`` per frame, original size, depth x 1000,
+            0 where filtered out) and name them in ``transforms.json``.
+        transforms_camera_model: ``"OPENCV"`` (zero distortion) or ``"PINHOLE"``.
+        glb_axes: world axes of the GLB scene: ``"gltf"`` (+Y up, the default) or ``"opencv"``
+            (see :func:`to_trimesh_scene`); the other formats always use the OpenCV world axes.
         overwrite: replace an existing export in ``out_dir``; without it a folder holding one
             (a manifest or any file of :data:`OUTPUT_NAMES`) is refused.
         on_format: called with each format's name before it is written (progress display).
+        report_options: keyword arguments of :func:`~vggt_py.inference.report.write_report` for the
+            ``report`` format (``consistency``, ``settings``, ``timings``...); its views draw the
+            export's point selection.
 
     Raises:
         ValueError: bad arguments, ``out_dir`` is a file, or the reconstruction cannot be exported.
@@ -577,22 +806,70 @@ def export(
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
         raise ValueError(f"formats must be a non-empty subset of {FORMATS}, got {list(formats)}")
+    if glb_axes not in GLB_AXES:
+        raise ValueError(f"glb_axes must be one of {GLB_AXES}, got {glb_axes!r}")
+    if colmap_points not in COLMAP_POINTS:
+        raise ValueError(f"colmap_points must be one of {COLMAP_POINTS}, got {colmap_points!r}")
+    if colmap_tracks is not None and colmap_points == "dense":
+        raise ValueError("colmap_tracks were given with colmap_points='dense'; pass one or the other")
+    if transforms_camera_model not in TRANSFORMS_CAMERA_MODELS:
+        raise ValueError(
+            f"transforms_camera_model must be one of {TRANSFORMS_CAMERA_MODELS}, got {transforms_camera_model!r}"
+        )
+    if image_paths is not None and len(image_paths) != len(rec):
+        raise ValueError(f"image_paths: expected {len(rec)} paths (one per frame), got {len(image_paths)}")
     out = Path(out_dir)
     formats = list(dict.fromkeys(formats))  # unique, in order
+    if "transforms" in formats and "ply" not in formats:
+        formats.insert(formats.index("transforms"), "ply")  # transforms.json names the point cloud
     old_names = check_output_dir(out, overwrite)
+    extra: list[str] = []
+    if "transforms" in formats:
+        if transforms_depth:
+            extra.append(DEPTH_FOLDER)
+        if load_image is not None and (image_paths is None or any(p is None for p in image_paths)):
+            extra.append(IMAGE_FOLDER)
+    foreign = [name for name in extra if (out / name).exists() and name not in old_names]
+    if foreign:
+        raise ExportError(
+            f"{out / foreign[0]} exists and is not part of a vggt-py export; move it away or choose another "
+            f"output folder ({out} was left unchanged)"
+        )
     plan: dict[str, Any] = {
         "source": source,
         "camera_scale": camera_scale,
+        "glb_axes": glb_axes,
         "colmap_binary": colmap_binary,
         "camera_model": camera_model,
         "shared_camera": shared_camera,
         "cloud": None,
         "colmap_selection": None,
+        "colmap_tracks": None,
+        "colmap_max_error": colmap_max_error,
+        "colmap_summary": None,
+        "selected": None,
+        "report_options": _report_options(report_options),
+        "out_dir": out,
+        "image_paths": list(image_paths) if image_paths is not None else None,
+        "load_image": load_image,
+        "transforms_depth": transforms_depth,
+        "transforms_camera_model": transforms_camera_model,
+        "keep": None,
     }
-    if any(fmt in ("glb", "ply", "colmap") for fmt in formats):
+    if any(fmt in ("glb", "ply", "colmap", "report") for fmt in formats):
         selected = select_points(rec, conf_threshold, conf_percentile, source, mask)
+        plan["selected"] = selected
         plan["cloud"] = selected.subsample(max_points)  # GLB and PLY draw with seed 0
         plan["colmap_selection"] = selected.subsample(colmap_max_points, seed)
+    if "colmap" in formats:
+        plan["colmap_tracks"], plan["colmap_summary"] = _colmap_points(
+            rec, colmap_points, colmap_tracks, colmap_max_error, conf_threshold, conf_percentile, mask, seed
+        )
+        if plan["colmap_tracks"] is None:
+            plan["colmap_summary"]["points"] = len(plan["colmap_selection"])
+    if transforms_depth and "transforms" in formats:
+        keep = rec.mask(conf_threshold, conf_percentile, source)
+        plan["keep"] = keep & np.asarray(mask) if mask is not None else keep
 
     run_id = new_run_id()
     staging = out / f"{STAGING_PREFIX}{run_id}"
@@ -619,7 +896,11 @@ def export(
                 raise ExportError(
                     f"{fmt} export did not read back ({out / entries[fmt]}): {err}; {out} was left unchanged"
                 ) from err
+        for fmt, names in EXTRA_NAMES.items():  # folders a writer added beside its file
+            entries.update({f"{fmt}:{name}": name for name in names if fmt in formats and (staging / name).exists()})
         manifest = build_manifest(run_id, rec.model_name, len(rec), formats, entries, staging)
+        if plan["colmap_summary"] is not None:
+            manifest["colmap"] = plan["colmap_summary"]
         try:
             write_manifest(staging, manifest)
             swap_in(out, staging, run_id, list(entries.values()), old_names)
@@ -627,4 +908,4 @@ def export(
             raise ExportError(f"could not put the export in place in {out}: {_describe(err)}; {out} was left unchanged") from err
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return {fmt: out / name for fmt, name in entries.items()}
+    return {fmt: out / name for fmt, name in entries.items() if fmt in FORMATS}

@@ -43,10 +43,22 @@ __all__ = [
     "estimate_memory",
     "frames_that_fit",
     "is_out_of_memory",
+    "typical_frame_size",
 ]
 
-# The reference resolution of the estimates (and of `vggt-py info`): a 4:3 landscape photo in crop mode.
+# The reference resolution of the estimates: a 4:3 landscape photo in crop mode at VGGT-1B's img_size 518
+# (`vggt-py info` uses the model's own img_size instead, see typical_frame_size).
 INFO_HEIGHT, INFO_WIDTH = 392, 518
+
+
+def typical_frame_size(config: VGGTConfig) -> tuple[int, int]:
+    """``(H, W)`` of a 4:3 landscape photo in crop mode for ``config``: ``W = img_size``, ``H`` its 3/4 in patches.
+
+    The height is rounded (half to even) to a multiple of the patch size, as :mod:`vggt_py.inference.images`
+    does: ``(392, 518)`` for VGGT-1B, ``(168, 224)`` for the bundled model.
+    """
+    patch = config.patch_size
+    return patch * max(1, round(config.img_size * 3 / 4 / patch)), config.img_size
 _MEMORY_MARGIN = 0.9
 _DPT_HIDDEN = 32  # channels of the DPT output convolution
 _RUNTIME_OVERHEAD = 256 * 2**20  # allocator caches, kernel workspaces

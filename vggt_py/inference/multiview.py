@@ -362,7 +362,10 @@ def _match_in_point_map(
         normal = np.einsum("nki,nkj->nij", jacobian, jacobian)
         normal += 1e-12 * np.trace(normal, axis1=1, axis2=2)[:, None, None] * np.eye(2)
         rhs = np.einsum("nki,nk->ni", jacobian, targets - current)
-        ok = alive & np.isfinite(normal).all((1, 2)) & np.isfinite(rhs).all(-1) & (np.abs(np.linalg.det(normal)) > 0)
+        ok = alive & np.isfinite(normal).all((1, 2)) & np.isfinite(rhs).all(-1)
+        det = np.zeros(len(ok))
+        det[ok] = np.linalg.det(normal[ok])  # only where finite: walking into padding (NaN points) is no error
+        ok &= np.abs(det) > 0
         step = np.zeros_like(q)
         if ok.any():
             step[ok] = np.linalg.solve(normal[ok], rhs[ok][..., None])[..., 0]
@@ -471,8 +474,12 @@ def pnp_pose(
     size: tuple[int, int],
     max_error: float,
     seed: int,
+    max_trials: int | None = None,
 ) -> tuple[np.ndarray | None, int]:
-    """Camera-from-world ``[3, 4]`` (or None) and the inlier count, from model pixels and world points."""
+    """Camera-from-world ``[3, 4]`` (or None) and the inlier count, from model pixels and world points.
+
+    ``max_trials`` bounds the RANSAC iterations (pycolmap's default when None).
+    """
     if points2d.shape[0] < MIN_PNP_POINTS:
         return None, 0
     height, width = size
@@ -485,6 +492,8 @@ def pnp_pose(
     options = pycolmap.AbsolutePoseEstimationOptions()
     options.ransac.max_error = max_error
     options.ransac.random_seed = seed
+    if max_trials is not None:
+        options.ransac.max_num_trials = max_trials
     result = pycolmap.estimate_and_refine_absolute_pose(points2d + 0.5, points3d, camera, options)
     if result is None:
         return None, 0

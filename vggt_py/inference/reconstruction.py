@@ -54,6 +54,9 @@ class Reconstruction:
     point_source: PointSource = "depth"
     # what fixed the scale: "normalised" (VGGT's own), "poses", "distance" or "depth" (inference/anchors.py)
     scale_source: str = "normalised"
+    # [S, 3, 3] float64: camera matrices given by the user in ORIGINAL pixels (inference/known_intrinsics.py);
+    # None when the intrinsics are the camera head's. Exports write these exactly.
+    known_intrinsics: np.ndarray | None = None
     metadata: dict = field(default_factory=dict)  # device, dtype, mode, model (kept by the NPZ export)
 
     # --------------------------------------------------------------------------- basics
@@ -74,7 +77,10 @@ class Reconstruction:
 
     @property
     def intrinsics_original(self) -> np.ndarray:
-        """[S, 3, 3] intrinsics in original-image pixels: ``K_orig = T^-1 K_model``."""
+        """[S, 3, 3] intrinsics in original-image pixels: ``K_orig = T^-1 K_model`` (float32), or the
+        user's camera matrices exactly (float64 :attr:`known_intrinsics`) when they were given."""
+        if self.known_intrinsics is not None:
+            return np.array(self.known_intrinsics, dtype=np.float64)
         return intrinsics_to_original(self.transforms, self.intrinsics).astype(np.float32)
 
     @property
@@ -108,6 +114,26 @@ class Reconstruction:
         from vggt_py.inference.consistency import check
 
         return check(self, thresholds, **kwargs)
+
+    def view(self, *, host: str = "127.0.0.1", port: int = 8080, block: bool = True, **kwargs: Any) -> Any:
+        """Serve this reconstruction in the browser (viser); see :func:`vggt_py.inference.viewer.start_viewer`.
+
+        Prints the URL. With ``block`` (the default) it serves until Ctrl-C, then stops and returns
+        the stopped viewer; ``block=False`` returns the running ``ReconstructionViewer`` at once (call
+        its ``stop()``). Keyword arguments go to ``start_viewer`` (``consistency``, ``max_points``...).
+        """
+        from vggt_py.inference.viewer import start_viewer
+
+        viewer = start_viewer(self, host=host, port=port, **kwargs)
+        print(f"viewer: open {viewer.url} in a browser" + ("; Ctrl-C stops" if block else ""), flush=True)
+        if block:
+            try:
+                viewer.wait()
+            except KeyboardInterrupt:
+                pass
+            finally:
+                viewer.stop()
+        return viewer
 
     # ----------------------------------------------------------------------- filtering
     def content_mask(self) -> np.ndarray:

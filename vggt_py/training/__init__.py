@@ -1,6 +1,6 @@
 """Training and fine-tuning of VGGT: losses, configuration, the trainer and its command line.
 
-``Trainer(TrainConfig.from_yaml("configs/tiny_synthetic.yaml")).fit()`` runs a whole training; see
+``Trainer(TrainConfig.from_yaml("recipe:tiny_synthetic")).fit()`` runs a whole training; see
 :mod:`vggt_py.training.trainer`. ``vggt-py train`` and ``vggt-py finetune`` do the same from the shell.
 
 Names are imported on first use, so the command line does not pay for the trainer's imports.

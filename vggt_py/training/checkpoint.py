@@ -10,6 +10,8 @@ A checkpoint is a ``torch.save`` dict (loadable with ``weights_only=True``)::
     progress    {"epoch", "batch_in_epoch", "global_step"}: where to continue
     world_size  processes of the run (the RNG states are per rank)
     config      the TrainConfig as a dict
+    model_config  the VGGTConfig of the model as a dict, so ``VGGT.from_pretrained("…/last.pt")`` and
+                ``--model …/last.pt`` build the right architecture (LoRA runs: load ``final/`` instead)
 
 Saving and loading are collective under DDP / FSDP (every rank calls them); rank 0 writes.
 """
@@ -36,6 +38,7 @@ from torch.distributed.checkpoint.state_dict import (
 )
 
 from vggt_py.errors import OutputError
+from vggt_py.hub import TRAINING_CHECKPOINT_FORMAT
 from vggt_py.training.distributed import DistributedContext
 from vggt_py.utils.io import atomic_path
 
@@ -50,7 +53,7 @@ __all__ = [
     "write_checkpoint_file",
 ]
 
-CHECKPOINT_FORMAT = "vggt_py.training/1"
+CHECKPOINT_FORMAT = TRAINING_CHECKPOINT_FORMAT
 _PREFIX = "model."  # TrainingModule holds the VGGT as .model
 log = logging.getLogger(__name__)
 
@@ -98,6 +101,7 @@ def save_training_checkpoint(
     progress: dict[str, int],
     context: DistributedContext,
     config: dict[str, Any] | None = None,
+    model_config: dict[str, Any] | None = None,
 ) -> None:
     """Write a checkpoint (format in the module docstring) atomically. Collective; rank 0 writes."""
     model_state, optim_state = get_state_dict(module, optimizer, options=_options(cpu_offload=True))
@@ -116,6 +120,7 @@ def save_training_checkpoint(
             "progress": dict(progress),
             "world_size": context.world_size,
             "config": config,
+            "model_config": model_config,
         }
         write_checkpoint_file(path, payload)
     context.barrier()

@@ -11,6 +11,8 @@ One :class:`TrainConfig` holds every setting of a run, in sections::
 
 ``TrainConfig.from_yaml("run.yaml", ["optim.lr=1e-4", "train.freeze=[aggregator*]"])`` reads a file
 and applies overrides; values of overrides are parsed as YAML (``null``, ``true``, ``[2, 8]``...).
+The recipes shipped with the package (``vggt_py/assets/recipes/NAME.yaml``: :func:`available_recipes`)
+are named ``"recipe:NAME"`` wherever a config file is expected, from any working directory.
 Every value is checked against its field's type, and unknown keys are rejected with the list of
 valid ones.
 """
@@ -23,12 +25,15 @@ import types
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
+from vggt_py.config import PRESETS
 from vggt_py.data.augment import AugmentConfig
 from vggt_py.training.losses import LossConfig
 
 __all__ = [
+    "RECIPE_PREFIX",
     "DataConfig",
     "LoRAConfig",
     "ModelConfig",
@@ -37,8 +42,13 @@ __all__ = [
     "SyntheticDataConfig",
     "TrainConfig",
     "apply_overrides",
+    "available_recipes",
     "deep_merge",
+    "resolve_config_file",
 ]
+
+RECIPE_PREFIX = "recipe:"
+_RECIPES = Path(__file__).resolve().parent.parent / "assets" / "recipes"
 
 
 def _require(ok: bool, message: str) -> None:
@@ -50,17 +60,28 @@ def _require(ok: bool, message: str) -> None:
 class ModelConfig:
     """Which model to train.
 
+    The architecture comes from ``init``'s weights (their ``config.json``, or the config stored in a
+    training checkpoint), else from ``config``, else from ``preset``. A ``preset`` given together with
+    ``init`` or ``config`` must describe the same architecture (checked when the model is built), so
+    the config of a run always says which model it trains.
+
     Attributes:
-        preset: a :data:`vggt_py.config.PRESETS` name, used when ``config`` and ``init`` are unset.
-        config: path of a model ``config.json`` (random initialisation).
+        preset: a :data:`vggt_py.config.PRESETS` name; ``"tiny"`` when nothing else names the model.
+        config: path of a model ``config.json`` (random initialisation, or overriding ``init``'s config).
         init: pretrained weights to start from: a hub repo id (``facebook/VGGT-1B``), a folder or a file.
         activation_checkpointing: recompute transformer blocks in backward (less memory).
     """
 
-    preset: str = "tiny"
+    preset: str | None = None
     config: str | None = None
     init: str | None = None
     activation_checkpointing: bool = False
+
+    def __post_init__(self) -> None:
+        if self.preset is None and self.config is None and self.init is None:
+            self.preset = "tiny"
+        if self.preset is not None:
+            _require(self.preset in PRESETS, f"model.preset: unknown preset {self.preset!r}; available: {sorted(PRESETS)}")
 
 
 @dataclass
@@ -115,7 +136,9 @@ class DataConfig:
         aspect_range: range of H/W per batch (< 1 landscape).
         max_side: long side of the batch images (a multiple of the patch size).
         images_per_batch: images per process and batch; scenes per batch = max(1, this // frames).
-        batches_per_epoch: fixed epoch length (None: one pass over the training scenes).
+        batches_per_epoch: optimizer steps per epoch (None: ``ceil(scenes / average scenes per batch)``, one
+            pass on average; either way every epoch has the same length,
+            :meth:`~vggt_py.data.sampling.DynamicBatchSampler.pass_length`).
         val_frames: frames per validation sample (square images of ``max_side``).
         val_batches: validation batches (None: one pass over the validation scenes).
         num_tracks: ground-truth tracks per sample (needed by the track loss; 0 = none).
@@ -170,7 +193,8 @@ class OptimConfig:
 
     Attributes:
         lr: peak learning rate; min_lr: the start and end value.
-        warmup_fraction: share of all optimizer steps spent warming up.
+        warmup_fraction: share of all optimizer steps spent warming up, rounded down to whole steps (a run
+            too short for one warm-up step starts at ``lr``; see :func:`~vggt_py.training.optim.warmup_cosine`).
         weight_decay, betas, eps: AdamW settings.
         clip_grad_norm: max L2 norm of the gradients (None: no clipping).
         clip_per_module: clip the aggregator and each head separately (the reference's grouping).
@@ -295,7 +319,13 @@ class TrainConfig:
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> TrainConfig:
+        """Read a YAML file, or a shipped recipe given as ``"recipe:NAME"``, then apply ``overrides``."""
         yaml = _import_yaml()
+        if isinstance(path, str) and path.startswith(RECIPE_PREFIX):
+            try:
+                path = resolve_config_file(path)
+            except FileNotFoundError as err:
+                raise ValueError(str(err)) from err
         try:
             with open(path, encoding="utf-8") as fh:
                 data = yaml.safe_load(fh)
@@ -319,6 +349,38 @@ class TrainConfig:
 
     def with_overrides(self, overrides: Sequence[str]) -> TrainConfig:
         return TrainConfig.from_dict(self.to_dict(), overrides)
+
+
+# ------------------------------------------------------------------------------------ recipes
+def available_recipes() -> list[str]:
+    """Names of the training recipes shipped with the package (``"recipe:NAME"``), sorted."""
+    return sorted(p.stem for p in _RECIPES.glob("*.yaml")) if _RECIPES.is_dir() else []
+
+
+def resolve_config_file(spec: str | os.PathLike[str]) -> Path:
+    """The training config file named by ``spec``: a path, or ``"recipe:NAME"`` for a shipped recipe.
+
+    A bare recipe name (``tiny_synthetic``) also works when no file of that name exists here.
+
+    Raises:
+        FileNotFoundError: naming the missing file or recipe and listing the shipped recipes.
+    """
+    text = os.fspath(spec)
+    names = available_recipes()
+    listed = f"shipped recipes: {', '.join(RECIPE_PREFIX + n for n in names) or 'none'}"
+    if isinstance(spec, str) and text.startswith(RECIPE_PREFIX):
+        name = text[len(RECIPE_PREFIX) :].removesuffix(".yaml")
+        if name not in names:  # also rejects "", "../x": only listed names pass
+            raise FileNotFoundError(f"no training recipe named {name!r}; {listed}")
+        return _RECIPES / f"{name}.yaml"
+    path = Path(os.path.expanduser(text))
+    if path.is_file():
+        return path
+    stem = path.name.removesuffix(".yaml")
+    if stem in names and text == stem:
+        return _RECIPES / f"{stem}.yaml"
+    hint = f"; to use the shipped recipe of that name, pass {RECIPE_PREFIX}{stem}" if stem in names else ""
+    raise FileNotFoundError(f"config file not found: {text}{hint} ({listed})")
 
 
 # ------------------------------------------------------------------------------------ helpers

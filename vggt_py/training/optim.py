@@ -16,9 +16,11 @@ __all__ = [
     "apply_lora",
     "build_optimizer",
     "clip_gradients",
+    "describe_schedule",
     "freeze",
     "merge_lora",
     "warmup_cosine",
+    "warmup_steps",
 ]
 
 
@@ -113,27 +115,56 @@ def build_optimizer(params: Iterable[nn.Parameter], config: OptimConfig) -> torc
     return torch.optim.AdamW(params, lr=config.lr, betas=config.betas, eps=config.eps, weight_decay=config.weight_decay)
 
 
-def warmup_cosine(total_steps: int, warmup_fraction: float, peak: float, floor: float) -> Callable[[int], float]:
-    """Multiplier of ``peak`` for step ``k`` (a ``LambdaLR`` function), with progress ``p = k / total_steps``.
+def warmup_steps(total_steps: int, warmup_fraction: float) -> int:
+    """Optimizer steps of the linear warm-up: ``floor(warmup_fraction * total_steps)``.
 
-    Linear from ``floor`` to ``peak`` while ``p < warmup_fraction``, then a cosine from ``peak`` down to
-    ``floor`` at ``p = 1`` (and ``floor`` after).
+    Always fewer than ``total_steps`` (``warmup_fraction < 1``), and 0 when the run is too short for a
+    whole warm-up step (e.g. 5 % of 8 steps): a short run then starts at the peak learning rate.
     """
-    if total_steps < 1 or peak <= 0 or not 0 <= warmup_fraction < 1:
-        raise ValueError(
-            f"need total_steps >= 1, peak > 0, warmup in [0, 1); got {total_steps}, {peak}, {warmup_fraction}"
-        )
+    if total_steps < 1 or not 0 <= warmup_fraction < 1:
+        raise ValueError(f"need total_steps >= 1 and warmup_fraction in [0, 1); got {total_steps}, {warmup_fraction}")
+    return int(math.floor(warmup_fraction * total_steps + 1e-9))
+
+
+def warmup_cosine(total_steps: int, warmup_fraction: float, peak: float, floor: float) -> Callable[[int], float]:
+    """Multiplier of ``peak`` for optimizer step ``k`` (0-based; a ``LambdaLR`` function).
+
+    With ``W = warmup_steps(total_steps, warmup_fraction)``: steps ``k < W`` rise linearly,
+    ``floor + (peak - floor) * (k + 1) / (W + 1)`` (so even the first step learns), step ``W`` is at
+    ``peak``, and the remaining steps follow a cosine from ``peak`` towards ``floor``, reached at
+    ``k = total_steps`` (and kept after). A one-step run takes its step at ``peak``.
+    """
+    if peak <= 0:
+        raise ValueError(f"need peak > 0; got {peak}")
+    warmup = warmup_steps(total_steps, warmup_fraction)
 
     def factor(step: int) -> float:
-        progress = min(step / total_steps, 1.0)
-        if progress < warmup_fraction:
-            lr = floor + (peak - floor) * progress / warmup_fraction
+        if step < warmup:
+            lr = floor + (peak - floor) * (step + 1) / (warmup + 1)
         else:
-            phase = (progress - warmup_fraction) / (1 - warmup_fraction)
+            phase = min((step - warmup) / (total_steps - warmup), 1.0)
             lr = floor + 0.5 * (peak - floor) * (1 + math.cos(math.pi * phase))
         return lr / peak
 
     return factor
+
+
+def describe_schedule(total_steps: int, config: OptimConfig) -> str:
+    """One line saying what the learning-rate schedule of a ``total_steps`` run does (logged at start)."""
+    warmup = warmup_steps(total_steps, config.warmup_fraction)
+    factor = warmup_cosine(total_steps, config.warmup_fraction, config.lr, config.min_lr)
+    first, last = factor(0) * config.lr, factor(total_steps - 1) * config.lr
+    if warmup:
+        ramp = f"linear warm-up over {warmup} step(s) (first step at lr {first:.3g}) to the peak lr {config.lr:.3g}"
+    else:
+        reason = "" if config.warmup_fraction == 0 else (
+            f" ({config.warmup_fraction:g} x {total_steps} steps is less than one step)"
+        )
+        ramp = f"no warm-up{reason}, starting at the peak lr {config.lr:.3g}"
+    return (
+        f"learning-rate schedule: {total_steps} optimizer step(s); {ramp}, then cosine decay "
+        f"(last step at lr {last:.3g}, towards min_lr {config.min_lr:.3g})"
+    )
 
 
 def clip_gradients(

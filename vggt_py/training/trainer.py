@@ -59,29 +59,104 @@ from vggt_py.training.optim import (
     apply_lora,
     build_optimizer,
     clip_gradients,
+    describe_schedule,
     freeze,
     merge_lora,
     warmup_cosine,
 )
 
-__all__ = ["Trainer", "build_model", "build_scenes", "pose_spread"]
+__all__ = ["Trainer", "build_model", "build_scenes", "describe_model", "matching_preset", "pose_spread"]
 
 log = logging.getLogger("vggt_py.training")
 
 
 # ------------------------------------------------------------------------------------ builders
+def _architecture(config: VGGTConfig) -> dict[str, Any]:
+    """What makes two model configs the same network (activation checkpointing is a runtime switch)."""
+    out = config.to_dict()
+    out.pop("activation_checkpointing", None)
+    return out
+
+
+def matching_preset(config: VGGTConfig) -> str | None:
+    """The :data:`~vggt_py.config.PRESETS` name whose architecture ``config`` has, or None."""
+    from vggt_py.config import PRESETS
+
+    target = _architecture(config)
+    return next((name for name in PRESETS if _architecture(VGGTConfig.from_preset(name)) == target), None)
+
+
+def _check_preset(config: ModelConfig, model_config: VGGTConfig) -> None:
+    if config.preset is None or not (config.init or config.config):
+        return
+    expected, actual = _architecture(VGGTConfig.from_preset(config.preset)), _architecture(model_config)
+    if expected == actual:
+        return
+    source = f"model.init {config.init!r}" if config.init and not config.config else f"model.config {config.config!r}"
+    differ = sorted(k for k in expected if expected[k] != actual.get(k))
+    match = matching_preset(model_config)
+    raise ValueError(
+        f"model.preset {config.preset!r} is not the architecture of {source} (they differ in {', '.join(differ)}); "
+        f"the {'weights' if source.startswith('model.init') else 'file'} decide the model, so set "
+        + (f"model.preset={match}" if match else "model.preset=null")
+        + " (or leave model.preset out)"
+    )
+
+
 def build_model(config: ModelConfig) -> VGGT:
     """The VGGT to train: pretrained weights (``init``), a config file, or a preset (random init; its
-    camera head primed by :func:`~vggt_py.training.module.prime_camera_head`)."""
+    camera head primed by :func:`~vggt_py.training.module.prime_camera_head`).
+
+    Raises:
+        ValueError: if ``config.preset`` is set next to ``init`` / ``config`` and names another architecture.
+    """
     model_config = VGGTConfig.from_json(config.config) if config.config else None
     if config.init:
         model = VGGT.from_pretrained(config.init, config=model_config)
     else:
-        model = VGGT(model_config if model_config is not None else VGGTConfig.from_preset(config.preset))
+        model = VGGT(model_config if model_config is not None else VGGTConfig.from_preset(config.preset or "tiny"))
         if model.camera_head is not None:
             prime_camera_head(model)
+    _check_preset(config, model.config)
     model.set_activation_checkpointing(config.activation_checkpointing)
     return model.train()
+
+
+def describe_model(config: ModelConfig) -> str:
+    """One line saying which model ``config`` trains, without loading (or downloading) any weights."""
+    from vggt_py.hub import resolve_pretrained
+
+    def summary(model_config: VGGTConfig) -> str:
+        with torch.device("meta"):
+            params = sum(p.numel() for p in VGGT(model_config).parameters())
+        preset = matching_preset(model_config)
+        return f"{'preset ' + repr(preset) if preset else 'a custom architecture'}, {params:,} parameters"
+
+    if config.config:
+        source = f"the config file {config.config}"
+        try:
+            described = summary(VGGTConfig.from_json(config.config))
+        except (OSError, ValueError) as err:
+            described = f"not readable: {err}"
+        start = f"the weights of {config.init!r} with " if config.init else "random initialisation of "
+        return f"model: {start}{source} ({described})"
+    if config.init:
+        try:
+            config_path, weights = resolve_pretrained(config.init, local_files_only=True)
+        except (FileNotFoundError, ValueError):
+            return f"model: the weights of {config.init!r} and their config.json (not available locally yet)"
+        from vggt_py.hub import weights_file_config
+
+        try:
+            embedded = weights_file_config(weights)
+        except ValueError as err:  # unreadable, or a LoRA checkpoint: training would fail the same way
+            return f"model: the weights of {config.init!r} cannot be used: {err}"
+        if embedded is not None:
+            return f"model: the weights of {config.init!r} ({weights}; {summary(embedded)}, config stored inside)"
+        if config_path is None:
+            return f"model: the weights of {config.init!r} ({weights}; no config.json beside them)"
+        return f"model: the weights of {config.init!r} ({weights}; {summary(VGGTConfig.from_json(config_path))})"
+    return f"model: random initialisation of {summary(VGGTConfig.from_preset(config.preset or 'tiny'))}"
 
 
 def build_scenes(data: DataConfig, split: str) -> SceneCollection | None:
@@ -167,7 +242,8 @@ class Trainer:
 
     Attributes after construction: ``model`` (the VGGT), ``module`` (the wrapped training module),
     ``optimizer``, ``scheduler``, ``context`` (rank, world size, device), ``epoch``, ``batch_in_epoch``,
-    ``global_step`` and ``output_dir``.
+    ``global_step``, ``output_dir``, ``total_steps`` and ``schedule_summary`` (the line logged at start
+    saying the epoch length and what the learning-rate schedule does).
     """
 
     def __init__(
@@ -214,6 +290,12 @@ class Trainer:
             self.optimizer,
             warmup_cosine(self.total_steps, config.optim.warmup_fraction, config.optim.lr, config.optim.min_lr),
         )
+        steps_per_epoch = self.train_sampler.num_batches(0)
+        self.schedule_summary = (
+            f"{run.max_epochs} epoch(s) of {steps_per_epoch} step(s); "
+            + describe_schedule(self.total_steps, config.optim)
+        )
+        log.info("%s", self.schedule_summary)
         self.loss_fn = VGGTLoss(config.loss)
         self.autocast = torch.autocast(
             device_type=self.context.device.type,
@@ -521,7 +603,14 @@ class Trainer:
         path = self.checkpoint_dir / "last.pt"
         progress = {"epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch, "global_step": self.global_step}
         save_training_checkpoint(
-            path, self.module, self.optimizer, self.scheduler, progress, self.context, self.config.to_dict()
+            path,
+            self.module,
+            self.optimizer,
+            self.scheduler,
+            progress,
+            self.context,
+            self.config.to_dict(),
+            self.model.config.to_dict(),
         )
         if keep and self.context.is_main:
             from vggt_py.utils.io import atomic_path
