@@ -8,14 +8,13 @@ import os
 import zipfile
 from pathlib import Path
 
-from vggt_py.cli.common import CLIError, escape, make_console
+from vggt_py.cli.common import NPZ_NAME, CLIError, escape, make_console, reconstruction_npz
 from vggt_py.inference.consistency import CHECKS, ConsistencyThresholds, check
 from vggt_py.utils.io import atomic_write_text
 
 __all__ = ["register", "run_check"]
 
 REPORT_NAME = "consistency.json"
-_NPZ_NAME = "reconstruction.npz"  # what `vggt-py reconstruct` writes for the npz format
 
 # (flag, metavar, help) of the ConsistencyThresholds fields settable from the command line.
 _THRESHOLD_FLAGS: tuple[tuple[str, str, str], ...] = (
@@ -28,7 +27,7 @@ _THRESHOLD_FLAGS: tuple[tuple[str, str, str], ...] = (
 )
 
 _EPILOG = f"""\
-OUT is a reconstruction output folder holding {_NPZ_NAME} (vggt-py reconstruct --formats ...,npz)
+OUT is a reconstruction output folder holding {NPZ_NAME} (vggt-py reconstruct --formats ...,npz)
 or such an .npz file. A summary is printed (the verdict, which checks ran, one line per check, the
 suspect frames); --verbose adds the per-frame table and every reason. The full report is written to
 {REPORT_NAME} next to the npz.
@@ -50,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("target", type=Path, metavar="OUT", help=f"output folder (with {_NPZ_NAME}) or .npz file")
+    parser.add_argument("target", type=Path, metavar="OUT", help=f"output folder (with {NPZ_NAME}) or .npz file")
     parser.add_argument(
         "--json", type=Path, metavar="FILE", help=f"report path (default: {REPORT_NAME} next to OUT's npz)"
     )
@@ -81,21 +80,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run_check)
 
 
-def _npz_path(target: Path) -> Path:
-    if target.is_dir():
-        path = target / _NPZ_NAME
-        if not path.is_file():
-            raise CLIError(
-                f"{target} holds no {_NPZ_NAME}; write one with vggt-py reconstruct ... --formats npz "
-                "(or pass the .npz file itself)"
-            )
-        return path
-    if not target.is_file():
-        raise CLIError(f"no such file or folder: {target}")
-    if target.suffix.lower() != ".npz":
-        raise CLIError(f"expected a reconstruction folder or an .npz file, got {target}")
-    return target
-
 
 def _field(flag: str) -> str:
     return flag.removeprefix("--").replace("-", "_")
@@ -124,7 +108,7 @@ def run_check(args: argparse.Namespace) -> int:
         if value < 1:
             raise CLIError(f"{flag} must be >= 1, got {value}")
     thresholds = _thresholds(args)
-    path = _npz_path(args.target)
+    path = reconstruction_npz(args.target)
     try:
         rec = load_npz(path)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:

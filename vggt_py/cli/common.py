@@ -29,6 +29,8 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 __all__ = [
     "CLIError",
+    "NPZ_NAME",
+    "reconstruction_npz",
     "add_model_arguments",
     "add_run_arguments",
     "check_input",
@@ -51,6 +53,26 @@ __all__ = [
 
 class CLIError(VGGTError):
     """An error a person can act on, worded for the command line: printed without a traceback, exit code 2."""
+
+
+NPZ_NAME = "reconstruction.npz"  # what `vggt-py reconstruct` and `vggt-py demo` write for the npz format
+
+
+def reconstruction_npz(target: Path) -> Path:
+    """The reconstruction file that ``check`` and ``view`` read: OUT/reconstruction.npz, or an .npz given directly."""
+    if target.is_dir():
+        path = target / NPZ_NAME
+        if not path.is_file():
+            raise CLIError(
+                f"{target} holds no {NPZ_NAME}; write one with vggt-py reconstruct ... --formats npz "
+                "(or pass the .npz file itself)"
+            )
+        return path
+    if not target.is_file():
+        raise CLIError(f"no such file or folder: {target}")
+    if target.suffix.lower() != ".npz":
+        raise CLIError(f"expected a reconstruction folder or an .npz file, got {target}")
+    return target
 
 
 def escape(text: str) -> str:

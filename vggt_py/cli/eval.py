@@ -10,18 +10,17 @@ from pathlib import Path
 
 import numpy as np
 
-from vggt_py.cli.common import CLIError
+from vggt_py.cli.common import NPZ_NAME, CLIError
 from vggt_py.evaluation.reconstruction import RECONSTRUCTION_KEYS, evaluate_reconstruction, print_metrics
 from vggt_py.utils.io import atomic_write_text
 
 __all__ = ["register", "run_eval"]
 
-_NPZ_NAME = "reconstruction.npz"  # what `vggt-py reconstruct` and `vggt-py demo` write
 _SCENE_FILE = "cameras.json"  # marks a scene folder (vggt_py.data.scene_folder)
 _KEYS_HELP = "\n".join(f"      {key:<17} {shape}" for key, shape in RECONSTRUCTION_KEYS.items())
 _EPILOG = f"""\
 PRED and GT are each one of:
-  a reconstruction: an output folder of vggt-py reconstruct or demo (its {_NPZ_NAME}), or that .npz
+  a reconstruction: an output folder of vggt-py reconstruct or demo (its {NPZ_NAME}), or that .npz
       (world points: its default point source; maps resampled to GT's size when GT holds the
       original photos' size);
   a scene folder (cameras.json, images/, depth/; as written by vggt-py synth, or the scene/ of a
@@ -89,13 +88,13 @@ def _resolve(path: Path, role: str) -> tuple[str, Path]:
     if path.is_file():
         return "npz", path
     candidates = [("scene", path)] if (path / _SCENE_FILE).is_file() else []
-    npz = [("reconstruction", path / _NPZ_NAME)] if (path / _NPZ_NAME).is_file() else []
+    npz = [("reconstruction", path / NPZ_NAME)] if (path / NPZ_NAME).is_file() else []
     scene = [("scene", path / "scene")] if (path / "scene" / _SCENE_FILE).is_file() else []
     candidates += scene + npz if role == "GT" else npz + scene
     if not candidates:
         raise CLIError(
             f"{role} {path} is a folder without {_SCENE_FILE} (a scene folder), scene/{_SCENE_FILE} (a demo folder) "
-            f"or {_NPZ_NAME} (a reconstruction); pass one of those or an .npz file"
+            f"or {NPZ_NAME} (a reconstruction); pass one of those or an .npz file"
         )
     return candidates[0]
 

@@ -8,14 +8,13 @@ import sys
 import zipfile
 from pathlib import Path
 
-from vggt_py.cli.common import CLIError
+from vggt_py.cli.common import NPZ_NAME, CLIError, reconstruction_npz
 
 __all__ = ["register", "run_view"]
 
-_NPZ_NAME = "reconstruction.npz"  # what `vggt-py reconstruct` writes for the npz format
 
 _EPILOG = f"""\
-OUT is a reconstruction output folder holding {_NPZ_NAME} (vggt-py reconstruct --formats ...,npz)
+OUT is a reconstruction output folder holding {NPZ_NAME} (vggt-py reconstruct --formats ...,npz)
 or such an .npz file. Frame verdicts come from consistency.json (vggt-py check) or
 report/consistency.json (the visual report) in that folder; without either the checks run in the
 background after the page is up (--no-check skips them). The viewer serves until Ctrl-C (exit 130).
@@ -37,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("target", type=Path, metavar="OUT", help=f"output folder (with {_NPZ_NAME}) or .npz file")
+    parser.add_argument("target", type=Path, metavar="OUT", help=f"output folder (with {NPZ_NAME}) or .npz file")
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: all)"
     )
@@ -51,21 +50,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-check", action="store_true", help="do not run the consistency checks")
     parser.set_defaults(func=run_view)
 
-
-def _npz_path(target: Path) -> Path:
-    if target.is_dir():
-        path = target / _NPZ_NAME
-        if not path.is_file():
-            raise CLIError(
-                f"{target} holds no {_NPZ_NAME}; write one with vggt-py reconstruct ... --formats npz "
-                "(or pass the .npz file itself)"
-            )
-        return path
-    if not target.is_file():
-        raise CLIError(f"no such file or folder: {target}")
-    if target.suffix.lower() != ".npz":
-        raise CLIError(f"expected a reconstruction folder or an .npz file, got {target}")
-    return target
 
 
 def run_view(args: argparse.Namespace) -> int:
@@ -82,7 +66,7 @@ def run_view(args: argparse.Namespace) -> int:
         import_viser()
     except ImportError as err:
         raise CLIError(str(err)) from err
-    path = _npz_path(args.target)
+    path = reconstruction_npz(args.target)
     try:
         rec = load_npz(path)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
