@@ -189,16 +189,19 @@ def _pose_errors(pose_enc: torch.Tensor, extrinsics: torch.Tensor, hw) -> tuple[
     return rotation, translation
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect (issue 15): within one scene the frames > 0 collapse onto one pose even on a single "
-    "batch (measured 0.4, 16.4, 21.7 deg errors for targets 16.6, 16.6, 21.4 deg apart, with or without "
-    "prime_camera_head); strict, so a fix makes this test fail until the marker is removed",
-)
 def test_one_batch_is_memorised_frame_by_frame(micro_model):
-    """Camera loss only, one scene of 4 frames: after 200 AdamW steps every frame > 0 has its own pose
+    """Camera loss only, one scene of 4 frames: after 600 AdamW steps every frame > 0 has its own pose
     (errors far below the distance to the other frames' poses, so neither the mean pose nor a swap).
-    If this failed, the fault would be in the model or the loss, not in the amount of data."""
+    If this failed, the fault would be in the model or the loss, not in the amount of data.
+
+    The way there has a plateau (issue 15's diagnosis, measured on this model with seeds 0, 1 and 2):
+    within 50 steps the camera tokens of frames > 0 become the same for every frame (their spread
+    relative to their norm falls from 0.09 to 0.0002-0.001) and all of them predict one pose; the
+    symmetry breaks after 200-300 steps, and 600 steps (the last 150 at a tenth of the rate) memorise
+    every frame of all three seeds (rotation errors 0.05-0.44 deg, translation 0.001-0.003). A zero-initialised
+    output layer or a frozen camera token does not remove the plateau; a layer scale of 0.1 halves it.
+    200 steps, as this test once used, end inside the plateau.
+    """
     from vggt_py.training.module import prime_camera_head
 
     config = SceneConfig.preset("easy", num_frames=6, height=56, width=56, num_tracks=0, baseline=3.0)
@@ -209,8 +212,8 @@ def test_one_batch_is_memorised_frame_by_frame(micro_model):
     prime_camera_head(micro_model)
     module = TrainingModule(micro_model, ["camera"]).train()
     optimizer = torch.optim.AdamW(module.parameters(), lr=3e-3, weight_decay=0.0)
-    steps = 200
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: 1.0 if k < 140 else 0.1)
+    steps = 600
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: 1.0 if k < 450 else 0.1)
     for _ in range(steps):
         poses = module(batch["images"])["pose_enc_list"]
         loss = camera_loss(poses, batch["extrinsics"], batch["intrinsics"], hw)["loss_camera"]
@@ -319,3 +322,54 @@ def test_camera_probe_reads_a_collapsed_head_as_ignoring_both_images(make_config
     assert 0 < result["meanpose_rot_median"] < 60 and 0 <= result["auc@30"] <= 1
     with pytest.raises(ValueError, match="max_scenes must be >= 1, got 0"):
         camera_probe.probe(micro_model, config, max_scenes=0)
+
+
+# ------------------------------------------------------------------- priming at the data's median pose
+def test_prime_camera_head_at_starts_every_frame_at_the_given_pose(micro_model):
+    """Zeroed output weights and a bias of pose / iters: every frame's last iteration is exactly the
+    pose, whatever the images; bad poses are refused with the values quoted."""
+    from vggt_py.training.module import prime_camera_head_at
+
+    pose = torch.tensor([0.1, -0.2, 0.3, 0.05, -0.02, 0.01, 0.99, 0.9, 1.1])
+    prime_camera_head_at(micro_model, pose)
+    images = torch.rand(2, 3, 3, 28, 28, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        poses = TrainingModule(micro_model, ["camera"])(images)["pose_enc_list"]
+    assert torch.allclose(poses[-1], pose.expand(2, 3, 9), atol=1e-6)
+    with pytest.raises(ValueError, match="fields of view > 0"):
+        prime_camera_head_at(micro_model, torch.tensor([0.0] * 7 + [1.0, 0.0]))
+    with pytest.raises(ValueError, match="must have 9 values"):
+        prime_camera_head_at(micro_model, torch.zeros(7))
+
+
+def test_trainer_primes_a_random_camera_head_at_the_median_ground_truth(make_config, micro_config_file):
+    """``model.camera_prime: data``: the trainer's random model starts at the median encoding of
+    frames > 0 of its first training batches (measured here independently), for every input."""
+    from vggt_py.training.trainer import Trainer
+
+    config = make_config(
+        model={"config": str(micro_config_file), "camera_prime": "data", "camera_prime_batches": 3},
+        data={"num_tracks": 0, "synthetic": {"baseline": 3.0}},
+        loss={"depth_weight": 0.0, "point_weight": 0.0, "track_weight": 0.0},
+    )
+    with Trainer(config) as trainer:
+        encodings = []
+        for k, batch in enumerate(trainer.train_loader):
+            if k == 3:
+                break
+            hw = tuple(batch["images"].shape[-2:])
+            enc = extri_intri_to_pose_encoding(batch["extrinsics"].double(), batch["intrinsics"].double(), hw)
+            encodings.append(enc[:, 1:].flatten(0, 1))
+        median = torch.cat(encodings).median(0).values.float()
+        assert median[:3].abs().max() > 1e-3  # a non-trivial target: not the identity priming
+        images = torch.rand(1, 2, 3, 28, 28, generator=torch.Generator().manual_seed(4))
+        with torch.no_grad():
+            last = TrainingModule(trainer.model, ["camera"])(images)["pose_enc_list"][-1]
+        assert torch.allclose(last, median.expand(1, 2, 9), atol=1e-5)
+
+
+def test_camera_prime_is_validated(make_config):
+    with pytest.raises(ValueError, match=r"model.camera_prime: expected one of \['identity', 'data'\], got 'mean'"):
+        make_config(model={"camera_prime": "mean"})
+    with pytest.raises(ValueError, match="camera_prime_batches must be >= 1, got 0"):
+        make_config(model={"camera_prime_batches": 0})

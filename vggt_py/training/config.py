@@ -70,18 +70,31 @@ class ModelConfig:
         config: path of a model ``config.json`` (random initialisation, or overriding ``init``'s config).
         init: pretrained weights to start from: a hub repo id (``facebook/VGGT-1B``), a folder or a file.
         activation_checkpointing: recompute transformer blocks in backward (less memory).
+        camera_prime: how the camera head of a randomly initialised model starts (ignored with ``init``):
+            ``"identity"`` (every frame at the identity rotation, fov 1 rad) or ``"data"`` (the output
+            layer's weights zeroed and its bias set so that every frame starts at the component-wise
+            median of the training batches' ground-truth encodings of frames > 0, measured on
+            ``camera_prime_batches`` batches). ``"data"`` avoids the collapse the model card's training
+            log describes: fitting the mean pose through the trunk makes every frame's camera token alike.
+        camera_prime_batches: training batches read to measure that median (``camera_prime: data``).
     """
 
     preset: str | None = None
     config: str | None = None
     init: str | None = None
     activation_checkpointing: bool = False
+    camera_prime: Literal["identity", "data"] = "identity"
+    camera_prime_batches: int = 32
 
     def __post_init__(self) -> None:
         if self.preset is None and self.config is None and self.init is None:
             self.preset = "tiny"
         if self.preset is not None:
             _require(self.preset in PRESETS, f"model.preset: unknown preset {self.preset!r}; available: {sorted(PRESETS)}")
+        _require(
+            self.camera_prime_batches >= 1,
+            f"model.camera_prime_batches must be >= 1, got {self.camera_prime_batches}",
+        )
 
 
 @dataclass

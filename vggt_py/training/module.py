@@ -18,7 +18,7 @@ from torch import nn
 
 from vggt_py.model import VGGT
 
-__all__ = ["HEADS", "TrainingModule", "prime_camera_head"]
+__all__ = ["HEADS", "TrainingModule", "prime_camera_head", "prime_camera_head_at"]
 
 HEADS: tuple[str, ...] = ("camera", "depth", "point", "track")
 
@@ -42,6 +42,35 @@ def prime_camera_head(model: VGGT, fov: float = 1.0) -> None:
         bias = head.pose_branch.fc2.bias
         bias[6] += 1.0 / head.iters
         bias[7:9] += fov / head.iters
+
+
+def prime_camera_head_at(model: VGGT, pose_encoding: torch.Tensor) -> None:
+    """Start a camera head trained from scratch at one pose for every frame, with no dependence on the input.
+
+    The last layer's weights are zeroed and its bias set to ``pose_encoding / iters`` [9], so that every
+    iteration adds the same update and the last one ends exactly at ``pose_encoding`` (activated: its
+    fields of view must be > 0). With the training data's median encoding of frames > 0, the first
+    steps have no mean pose left to fit: fitted through the trunk instead, it makes the camera tokens of
+    all frames alike within ~50 steps, and the head then sits at the mean pose for hundreds of steps
+    (the model card's training log). The first step's gradient reaches only this layer (its input
+    is the trunk's output); the trunk gets gradients from the second step on.
+    """
+    head = model.camera_head
+    if head is None:
+        raise ValueError("prime_camera_head_at: the model has no camera head")
+    pose_encoding = torch.as_tensor(pose_encoding, dtype=torch.float32).flatten()
+    fc2 = head.pose_branch.fc2
+    if pose_encoding.numel() != fc2.out_features:
+        raise ValueError(
+            f"prime_camera_head_at: pose_encoding must have {fc2.out_features} values, got {tuple(pose_encoding.shape)}"
+        )
+    if not torch.isfinite(pose_encoding).all() or not (pose_encoding[7:] > 0).all():
+        raise ValueError(
+            f"prime_camera_head_at: pose_encoding must be finite with fields of view > 0, got {pose_encoding.tolist()}"
+        )
+    with torch.no_grad():
+        fc2.weight.zero_()
+        fc2.bias.copy_(pose_encoding.to(fc2.bias) / head.iters)
 
 
 class TrainingModule(nn.Module):

@@ -54,7 +54,7 @@ from vggt_py.training.distributed import (
     wrap_model,
 )
 from vggt_py.training.losses import VGGTLoss
-from vggt_py.training.module import TrainingModule, prime_camera_head
+from vggt_py.training.module import TrainingModule, prime_camera_head, prime_camera_head_at
 from vggt_py.training.optim import (
     apply_lora,
     build_optimizer,
@@ -275,6 +275,10 @@ class Trainer:
         self.model = model if model is not None else build_model(config.model)
         self.heads = self._trained_heads()
         self._set_trainable()
+        self.train_sampler, self.train_loader = self._loader(train_scenes, training=True)
+        self.val_loader = self._loader(val_scenes, training=False)[1] if val_scenes is not None else None
+        if model is None and config.model.init is None and config.model.camera_prime == "data":
+            self._prime_camera_head_from_data()
         self.module = wrap_model(
             TrainingModule(self.model, self.heads), self.context, run.strategy, run.find_unused_parameters
         )
@@ -282,9 +286,6 @@ class Trainer:
             self.module.module if isinstance(self.module, nn.parallel.DistributedDataParallel) else self.module
         )
         self.optimizer = build_optimizer((p for p in self.module.parameters() if p.requires_grad), config.optim)
-
-        self.train_sampler, self.train_loader = self._loader(train_scenes, training=True)
-        self.val_loader = self._loader(val_scenes, training=False)[1] if val_scenes is not None else None
         self.total_steps = sum(self.train_sampler.num_batches(e) for e in range(run.max_epochs))
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer,
@@ -306,6 +307,32 @@ class Trainer:
         self._resume()
 
     # ----------------------------------------------------------------------------------- setup
+    def _prime_camera_head_from_data(self) -> None:
+        """``model.camera_prime: data``: start the camera head at the median ground-truth encoding of
+        frames > 0 over the first ``camera_prime_batches`` training batches (averaged over processes)."""
+        if self.model.camera_head is None or "camera" not in self.heads:
+            raise ValueError("model.camera_prime: data needs a camera head that is trained (loss.camera_weight > 0)")
+        wanted = self.config.model.camera_prime_batches
+        encodings = []
+        for k, batch in enumerate(self.train_loader):
+            if k == wanted:
+                break
+            hw = tuple(batch["images"].shape[-2:])
+            encoding = extri_intri_to_pose_encoding(batch["extrinsics"].double(), batch["intrinsics"].double(), hw)
+            encodings.append(encoding[:, 1:].flatten(0, 1))
+        if not encodings or sum(len(e) for e in encodings) == 0:
+            raise ValueError("model.camera_prime: data needs training samples of 2 or more frames")
+        median = torch.cat(encodings).median(0).values.float()
+        median = all_reduce_mean(median.to(self.context.device), self.context).cpu()
+        prime_camera_head_at(self.model, median)
+        log.info(
+            "camera head primed at the median ground-truth pose of %d batches: T %s, quaternion %s, fov %s",
+            len(encodings),
+            [round(v, 4) for v in median[:3].tolist()],
+            [round(v, 4) for v in median[3:7].tolist()],
+            [round(v, 4) for v in median[7:].tolist()],
+        )
+
     def _trained_heads(self) -> tuple[str, ...]:
         """Heads with a positive loss weight (and, for tracks, ground-truth tracks) that the model has."""
         loss, data = self.config.loss, self.config.data
