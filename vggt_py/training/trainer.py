@@ -277,8 +277,11 @@ class Trainer:
         self._set_trainable()
         self.train_sampler, self.train_loader = self._loader(train_scenes, training=True)
         self.val_loader = self._loader(val_scenes, training=False)[1] if val_scenes is not None else None
-        if model is None and config.model.init is None and config.model.camera_prime == "data":
-            self._prime_camera_head_from_data()
+        resuming = run.resume is not None and (
+            (self.checkpoint_dir / "last.pt").exists() if run.resume == "auto" else Path(run.resume).exists()
+        )
+        if model is None and config.model.init is None and config.model.camera_prime == "data" and not resuming:
+            self._prime_camera_head_from_data()  # a resumed run takes its weights from the checkpoint
         self.module = wrap_model(
             TrainingModule(self.model, self.heads), self.context, run.strategy, run.find_unused_parameters
         )
