@@ -47,7 +47,7 @@ from vggt_py.inference.multiview import (
     scene_point_map_tracks,
 )
 from vggt_py.inference.reconstruction import Reconstruction
-from vggt_py.inference.selection import check_exportable
+from vggt_py.inference.selection import apply_user_mask, check_exportable
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import pycolmap
@@ -259,13 +259,7 @@ def build_tracks(
     if len(rec) < 2:
         raise ValueError(f"multi-view tracks need at least 2 frames, got {len(rec)}")
     keep = rec.mask(conf_threshold, conf_percentile)
-    if mask is not None:
-        user = np.asarray(mask)
-        if user.shape != keep.shape or user.dtype != np.bool_:
-            raise ValueError(
-                f"mask must be a bool array of shape {keep.shape} (S, H, W), got {user.dtype} {user.shape}"
-            )
-        keep &= user
+    keep = apply_user_mask(keep, mask)
     tracks, source, why = _correspondences(rec, keep, points_per_frame, depth_tolerance, match_px, seed)
     if tracks is None:
         raise ValueError(f"no correspondences to build multi-view tracks from: {why}")

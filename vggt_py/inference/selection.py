@@ -14,7 +14,7 @@ import numpy as np
 
 from vggt_py.inference.reconstruction import PointSource, Reconstruction
 
-__all__ = ["PointSelection", "check_exportable", "check_max_points", "select_points"]
+__all__ = ["PointSelection", "apply_user_mask", "check_exportable", "check_max_points", "select_points"]
 
 
 def _draw(count: int, max_points: int | None, seed: int) -> np.ndarray | None:
@@ -60,6 +60,16 @@ def check_max_points(max_points: int | None) -> None:
         raise ValueError(f"max_points must be None or an integer >= 0, got {max_points!r}")
 
 
+def apply_user_mask(keep: np.ndarray, mask: object | None) -> np.ndarray:
+    """``keep`` [S,H,W] (bool) and-ed with a caller's ``mask`` of the same shape (None: ``keep`` unchanged)."""
+    if mask is None:
+        return keep
+    user = np.asarray(mask)
+    if user.shape != keep.shape or user.dtype != np.bool_:
+        raise ValueError(f"mask must be a bool array of shape {keep.shape} (S, H, W), got {user.dtype} {user.shape}")
+    return keep & user
+
+
 def select_points(
     rec: Reconstruction,
     conf_threshold: float | None = None,
@@ -85,13 +95,7 @@ def select_points(
     check_exportable(rec)
     check_max_points(max_points)
     keep = rec.mask(conf_threshold, conf_percentile, source)  # [S, H, W]
-    if mask is not None:
-        user = np.asarray(mask)
-        if user.shape != keep.shape or user.dtype != np.bool_:
-            raise ValueError(
-                f"mask must be a bool array of shape {keep.shape} (S, H, W), got {user.dtype} {user.shape}"
-            )
-        keep &= user
+    keep = apply_user_mask(keep, mask)
     frames, rows, cols = np.nonzero(keep)
     chosen = _draw(len(frames), max_points, seed)
     if chosen is not None:

@@ -277,9 +277,7 @@ class Trainer:
         self._set_trainable()
         self.train_sampler, self.train_loader = self._loader(train_scenes, training=True)
         self.val_loader = self._loader(val_scenes, training=False)[1] if val_scenes is not None else None
-        resuming = run.resume is not None and (
-            (self.checkpoint_dir / "last.pt").exists() if run.resume == "auto" else Path(run.resume).exists()
-        )
+        resuming = self._resume_checkpoint() is not None
         if model is None and config.model.init is None and config.model.camera_prime == "data" and not resuming:
             self._prime_camera_head_from_data()  # a resumed run takes its weights from the checkpoint
         self.module = wrap_model(
@@ -419,6 +417,14 @@ class Trainer:
         )
         return sampler, loader
 
+    def _resume_checkpoint(self) -> Path | None:
+        """The checkpoint ``train.resume`` names that exists (``auto``: ``checkpoints/last.pt``), else None."""
+        run = self.config.train
+        if run.resume is None:
+            return None
+        path = self.checkpoint_dir / "last.pt" if run.resume == "auto" else Path(run.resume)
+        return path if path.exists() else None
+
     def _resume(self) -> None:
         run = self.config.train
         last = self.checkpoint_dir / "last.pt"
@@ -429,10 +435,10 @@ class Trainer:
                     "or choose another train.output_dir"
                 )
             return
-        path = last if run.resume == "auto" else Path(run.resume)
-        if not path.exists():
+        path = self._resume_checkpoint()
+        if path is None:
             if run.resume != "auto":
-                raise ValueError(f"train.resume: checkpoint {str(path)!r} not found")
+                raise ValueError(f"train.resume: checkpoint {str(run.resume)!r} not found")
             return
         payload = load_training_checkpoint(path, self.module, self.optimizer, self.scheduler, self.context)
         progress = payload["progress"]
